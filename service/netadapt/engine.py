@@ -1,0 +1,402 @@
+"""The NetAdapt loop (Yang et al., ECCV 2018), resumable after every proposal.
+
+Each iteration: pick a cost target a little below the current cost; for every channel
+group, find how many channels it may keep to meet the target; build one proposal per group
+(keeping its most salient channels), short-term fine-tune and evaluate each; keep the best.
+Stop once the cost budget is met, then long-term fine-tune the result.
+
+Everything the loop learns goes into one JSON-compatible state dict (layout in state.py),
+saved after every step that would be expensive to redo; a new engine on the same store
+continues from there.
+
+Progress events are small dicts with an "event" key:
+
+    baseline_measured   cost, budget_cost, holdout_accuracy
+    step_halved         iteration, step, target (no group could meet the previous target)
+    iteration_started   iteration, step, target, proposals_total, proposals_done, resumed
+    proposal_finished   iteration, group, holdout_accuracy, proposals_done,
+                        proposals_total, best_accuracy
+    iteration_finished  iteration, kept_group, cost, budget_cost, holdout_accuracy
+    finalizing          stop_reason, iterations
+    finished            stop_reason, test_accuracy, final_model
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from service.netadapt.config import NetAdaptConfig
+from service.netadapt.filter_count import FilterCountChoice, choose_filter_counts
+from service.netadapt.interfaces import (
+    CheckpointStore,
+    CostEstimator,
+    ModelRef,
+    ProposalExecutor,
+    ProposalResult,
+    ProposalSpec,
+    PrunableNetwork,
+)
+from service.netadapt.saliency import choose_kept_channels
+from service.netadapt.schedule import budget_cost, iteration_target, step_size
+from service.netadapt.selection import ProposalOutcome, score_proposal, select_proposal
+from service.netadapt.state import (
+    build_report,
+    check_resumable,
+    new_state,
+    result_to_record,
+    spec_from_record,
+    spec_to_record,
+)
+
+ProgressCallback = Callable[[dict[str, Any]], None]
+
+
+class NetAdaptEngine:
+    def __init__(
+        self,
+        network: PrunableNetwork,
+        estimator: CostEstimator,
+        executor: ProposalExecutor,
+        store: CheckpointStore,
+        config: NetAdaptConfig,
+        baseline_model: ModelRef,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        self.network = network
+        self.estimator = estimator
+        self.executor = executor
+        self.store = store
+        self.config = config
+        self.baseline_model = baseline_model
+        self.progress = progress
+        metric = getattr(estimator, "metric", "cost")
+        stored = store.load()
+        # Checked here rather than in run() so a wrong run dir fails before any work.
+        if stored is not None:
+            check_resumable(stored, config, baseline_model, metric)
+        self.state: dict[str, Any] = (
+            stored if stored is not None else new_state(config, baseline_model, metric)
+        )
+
+    # -- driver ---------------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        """Run (or resume) to the end; return the report (state.build_report)."""
+        state = self.state
+        if state["final"] is None:
+            self._ensure_baseline()
+            while state["stop"] is None:
+                self._advance()
+            self._finalize()
+        self._emit(
+            "finished",
+            stop_reason=state["stop"]["reason"],
+            test_accuracy=state["final"]["test_accuracy"],
+            final_model=state["final"]["model"],
+        )
+        return build_report(state)
+
+    def _advance(self) -> None:
+        """Either decide to stop, or run one iteration."""
+        current = self.state["current"]
+        budget = self.state["baseline"]["budget_cost"]
+        done = len(self.state["iterations"])
+        # Budget first: a run that reaches it on its last allowed iteration succeeded.
+        if current["cost"] <= budget:
+            self._stop(
+                "budget_met",
+                f"cost {current['cost']:.6g} is within the budget {budget:.6g} "
+                f"after {done} iteration(s)",
+            )
+        elif done >= self.config.max_iterations:
+            self._stop(
+                "max_iterations",
+                f"stopped after {done} iteration(s) at cost {current['cost']:.6g}, above the "
+                f"budget {budget:.6g}; raise max_iterations or init_reduction_ratio",
+            )
+        else:
+            self._run_iteration()
+
+    def _stop(self, reason: str, message: str, **details: Any) -> None:
+        self.state["stop"] = {"reason": reason, "message": message, **details}
+        self._save()
+
+    # -- baseline -------------------------------------------------------------------------
+
+    def _ensure_baseline(self) -> None:
+        if self.state["baseline"] is not None:
+            return
+        groups = dict(self.network.channel_groups(self.baseline_model))
+        if not groups:
+            raise ValueError(f"model {self.baseline_model!r} has no prunable channel groups")
+        cost = float(self.estimator.costs([groups])[0])
+        accuracy = float(self.network.evaluate_holdout(self.baseline_model))
+        budget = budget_cost(cost, self.config)
+        self.state["baseline"] = {
+            "groups": groups,
+            "cost": cost,
+            "holdout_accuracy": accuracy,
+            "budget_cost": budget,
+        }
+        self.state["current"] = {
+            "model": self.baseline_model,
+            "config": dict(groups),
+            "cost": cost,
+            "holdout_accuracy": accuracy,
+        }
+        self._save()
+        self._emit("baseline_measured", cost=cost, budget_cost=budget, holdout_accuracy=accuracy)
+
+    # -- one iteration --------------------------------------------------------------------
+
+    def _run_iteration(self) -> None:
+        resumed = self.state["pending"] is not None
+        pending = self.state["pending"] if resumed else self._plan_iteration()
+        if pending is None:
+            return  # planning found nothing to propose and stopped the run
+        proposals = pending["proposals"]
+        self._emit(
+            "iteration_started",
+            iteration=pending["index"],
+            step=pending["step"],
+            target=pending["target"],
+            proposals_total=len(proposals),
+            proposals_done=_finished_count(proposals),
+            resumed=resumed,
+        )
+        unfinished = [spec_from_record(p) for p in proposals if p["result"] is None]
+        if unfinished:
+            self.executor.run(unfinished, lambda result: self._record_result(pending, result))
+        missing = [p["group"] for p in proposals if p["result"] is None]
+        if missing:
+            raise RuntimeError(
+                f"executor returned without results for iteration {pending['index']}, "
+                f"group(s) {missing}"
+            )
+        self._keep_best(pending)
+
+    def _plan_iteration(self) -> dict[str, Any] | None:
+        """Choose target and proposals, persist them, and return the plan (None = stopped)."""
+        index = len(self.state["iterations"])
+        current = self.state["current"]
+        baseline = self.state["baseline"]
+        groups = list(current["config"])
+        initial_step = step = step_size(index, baseline["cost"], self.config)
+
+        attempts: list[dict[str, Any]] = []
+        choice: FilterCountChoice | None = None
+        for attempt in range(self.config.max_step_halvings + 1):
+            if attempt > 0:
+                step /= 2
+            target = iteration_target(current["cost"], step, baseline["budget_cost"])
+            # Once the target is clamped to the budget, a smaller step gives the same target
+            # and the same answer; skip re-asking a (maybe measuring, slow) estimator.
+            if choice is None or target != attempts[-1]["target"]:
+                choice = choose_filter_counts(
+                    current["config"], groups, target, self.estimator, self.config.channel_step
+                )
+                probes = choice.probes
+            else:
+                probes = 0
+            attempts.append(
+                {
+                    "step": step,
+                    "target": target,
+                    "probes": probes,
+                    "proposable": choice.proposable(),
+                }
+            )
+            if choice.proposable():
+                break
+            if attempt < self.config.max_step_halvings:
+                self._emit("step_halved", iteration=index, step=step / 2, target=target)
+        assert choice is not None
+
+        if not choice.proposable():
+            self._stop(
+                "no_proposal_meets_target",
+                f"iteration {index}: no channel group can be shrunk (in steps of "
+                f"{self.config.channel_step}, never below {self.config.channel_step}) to meet "
+                f"the target {attempts[-1]['target']:.6g}, even after "
+                f"{self.config.max_step_halvings} step halving(s); current cost "
+                f"{current['cost']:.6g}, budget {baseline['budget_cost']:.6g}. Lower "
+                "channel_step, or accept the current cost as the budget",
+                iteration=index,
+                attempts=attempts,
+            )
+            return None
+
+        scores = self.network.saliency(current["model"], self.config.saliency)
+        proposals = []
+        for group in choice.proposable():
+            count = choice.counts[group]
+            assert count is not None
+            group_scores = scores[group]
+            if len(group_scores) != current["config"][group]:
+                raise ValueError(
+                    f"saliency of group {group!r} has {len(group_scores)} scores but the "
+                    f"group has {current['config'][group]} channels"
+                )
+            config = dict(current["config"])
+            config[group] = count
+            spec = ProposalSpec(
+                iteration=index,
+                group=group,
+                channels=count,
+                keep=choose_kept_channels(group_scores, count),
+                parent=current["model"],
+                estimated_cost=choice.estimated_costs[group],
+                config=config,
+            )
+            proposals.append(spec_to_record(spec))
+
+        pending = {
+            "index": index,
+            "initial_step": initial_step,
+            "step": step,
+            "target": attempts[-1]["target"],
+            "step_halvings": len(attempts) - 1,
+            "attempts": attempts,
+            "probes": sum(a["probes"] for a in attempts),
+            "proposals": proposals,
+        }
+        # Persisted before anything runs so a resumed run finishes these very proposals
+        # instead of re-planning (saliency or costs could differ on a second look).
+        self.state["pending"] = pending
+        self._save()
+        return pending
+
+    def _record_result(self, pending: dict[str, Any], result: ProposalResult) -> None:
+        by_group = {p["group"]: p for p in pending["proposals"]}
+        proposal = by_group.get(result.group)
+        if result.iteration != pending["index"] or proposal is None:
+            raise ValueError(
+                f"executor returned a result for iteration {result.iteration}, group "
+                f"{result.group!r}, which iteration {pending['index']} did not propose"
+            )
+        if proposal["result"] is not None:
+            # A retried worker may deliver twice; the first result is already in the
+            # checkpoint and may have been reported, so it stays.
+            return
+        proposal["result"] = result_to_record(result)
+        self._save()
+        finished = [p for p in pending["proposals"] if p["result"] is not None]
+        self._emit(
+            "proposal_finished",
+            iteration=pending["index"],
+            group=result.group,
+            holdout_accuracy=proposal["result"]["holdout_accuracy"],
+            proposals_done=len(finished),
+            proposals_total=len(pending["proposals"]),
+            best_accuracy=max(p["result"]["holdout_accuracy"] for p in finished),
+        )
+
+    def _keep_best(self, pending: dict[str, Any]) -> None:
+        current = self.state["current"]
+        outcomes = [
+            ProposalOutcome(p["group"], p["result"]["holdout_accuracy"], p["estimated_cost"])
+            for p in pending["proposals"]
+        ]
+        kept = select_proposal(
+            outcomes, self.config.selection, current["holdout_accuracy"], current["cost"]
+        )
+        kept_record = next(p for p in pending["proposals"] if p["group"] == kept.group)
+        kept_model = kept_record["result"]["model"]
+
+        measured = self.estimator.observe_kept(kept_record["config"], kept_model)
+        cost = float(measured) if measured is not None else kept_record["estimated_cost"]
+
+        proposals = []
+        for outcome, record in zip(outcomes, pending["proposals"]):
+            score = score_proposal(outcome, current["holdout_accuracy"], current["cost"])
+            proposals.append(
+                {
+                    "group": record["group"],
+                    "channels": record["channels"],
+                    "keep": record["keep"],
+                    "estimated_cost": record["estimated_cost"],
+                    "holdout_accuracy": record["result"]["holdout_accuracy"],
+                    "accuracy_drop": score.accuracy_drop,
+                    "drop_per_cost": score.drop_per_cost,
+                    "finetune_seconds": record["result"]["finetune_seconds"],
+                    "model": record["result"]["model"],
+                    "extra": record["result"]["extra"],
+                }
+            )
+        iteration = {
+            "index": pending["index"],
+            "initial_step": pending["initial_step"],
+            "step": pending["step"],
+            "target": pending["target"],
+            "step_halvings": pending["step_halvings"],
+            "attempts": pending["attempts"],
+            "probes": pending["probes"],
+            "parent": {
+                "model": current["model"],
+                "cost": current["cost"],
+                "holdout_accuracy": current["holdout_accuracy"],
+            },
+            "proposals": proposals,
+            "kept": {
+                "group": kept.group,
+                "channels": kept_record["channels"],
+                "model": kept_model,
+                "holdout_accuracy": kept.holdout_accuracy,
+                "estimated_cost": kept.estimated_cost,
+                "cost": cost,
+                "cost_source": "measured" if measured is not None else "estimated",
+            },
+            "channels": dict(kept_record["config"]),
+            "artifact": kept_model,
+        }
+        # One save moves the run from "iteration pending" to "iteration done" atomically.
+        self.state["iterations"].append(iteration)
+        self.state["current"] = {
+            "model": kept_model,
+            "config": dict(kept_record["config"]),
+            "cost": cost,
+            "holdout_accuracy": kept.holdout_accuracy,
+        }
+        self.state["pending"] = None
+        self._save()
+        self._emit(
+            "iteration_finished",
+            iteration=pending["index"],
+            kept_group=kept.group,
+            cost=cost,
+            budget_cost=self.state["baseline"]["budget_cost"],
+            holdout_accuracy=kept.holdout_accuracy,
+        )
+
+    # -- finish ---------------------------------------------------------------------------
+
+    def _finalize(self) -> None:
+        current = self.state["current"]
+        self._emit(
+            "finalizing",
+            stop_reason=self.state["stop"]["reason"],
+            iterations=len(self.state["iterations"]),
+        )
+        model, test_accuracy = self.network.finalize(current["model"])
+        self.state["final"] = {
+            "model": model,
+            "test_accuracy": float(test_accuracy),
+            "source_model": current["model"],
+            "cost": current["cost"],
+            "channels": dict(current["config"]),
+        }
+        self._save()
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _save(self) -> None:
+        self.store.save(self.state)
+
+    def _emit(self, event: str, **fields: Any) -> None:
+        if self.progress is not None:
+            self.progress({"event": event, **fields})
+
+
+def _finished_count(proposals: list[dict[str, Any]]) -> int:
+    return sum(1 for p in proposals if p["result"] is not None)

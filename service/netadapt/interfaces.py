@@ -1,0 +1,109 @@
+"""The seams between the pure NetAdapt loop and the world around it.
+
+The engine never sees TensorFlow, HTTP or a database. It talks to:
+
+* a :class:`PrunableNetwork` (channel groups, saliency, final long-term fine-tune),
+* a :class:`CostEstimator` (channel configuration -> cost, and what is still unmeasured),
+* a :class:`ProposalExecutor` (build + short-term fine-tune + evaluate, maybe in parallel),
+* a :class:`CheckpointStore` (where the run's state is persisted after every proposal).
+
+Models are referred to by opaque string references (file paths for the Keras side), so
+that they can cross process boundaries as files, never as pickled objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+# group id -> number of output channels the group currently has
+ChannelConfig = Mapping[str, int]
+ModelRef = str
+
+
+@dataclass(frozen=True)
+class ProposalSpec:
+    """One candidate of one iteration: shrink `group` of `parent` to `keep` channels."""
+
+    iteration: int
+    group: str
+    channels: int  # how many channels the group keeps
+    keep: tuple[int, ...]  # indices (into the parent's channels of `group`) that stay
+    parent: ModelRef
+    estimated_cost: float
+    config: dict[str, int]  # the whole channel configuration after this proposal
+
+
+@dataclass(frozen=True)
+class ProposalResult:
+    """What running a proposal produced. `model` is the fine-tuned candidate's reference."""
+
+    iteration: int
+    group: str
+    model: ModelRef
+    holdout_accuracy: float
+    finetune_seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class PrunableNetwork(Protocol):
+    """The network being adapted, seen only through its coupled channel groups."""
+
+    def channel_groups(self, model: ModelRef) -> dict[str, int]:
+        """Prunable group id -> current channel count of `model`."""
+        ...
+
+    def saliency(self, model: ModelRef, method: str) -> dict[str, Sequence[float]]:
+        """Per prunable group, one importance score per channel of `model` (higher = keep)."""
+        ...
+
+    def evaluate_holdout(self, model: ModelRef) -> float:
+        """Holdout accuracy of `model` (used once, for the baseline)."""
+        ...
+
+    def finalize(self, model: ModelRef) -> tuple[ModelRef, float]:
+        """Long-term fine-tune `model`; return the result and its test-split accuracy."""
+        ...
+
+
+class CostEstimator(Protocol):
+    """Channel configuration -> cost (analytic, or a calibrated sum of measured entries)."""
+
+    metric: str
+
+    def costs(self, configs: Sequence[ChannelConfig]) -> list[float]:
+        """Cost of every configuration. May block until missing measurements arrive."""
+        ...
+
+    def missing(self, configs: Sequence[ChannelConfig]) -> list[Any]:
+        """Measurements that `costs(configs)` would still have to wait for."""
+        ...
+
+    def observe_kept(self, config: ChannelConfig, model: ModelRef) -> float | None:
+        """Called once per iteration with the kept model; may measure it whole and update
+        the calibration. Returns the measured cost, or None when there is nothing to measure
+        (analytic metrics)."""
+        ...
+
+
+class ProposalExecutor(Protocol):
+    """Runs proposals (build, short-term fine-tune, evaluate on holdout)."""
+
+    def run(
+        self,
+        specs: Sequence[ProposalSpec],
+        on_result: Callable[[ProposalResult], None],
+    ) -> None:
+        """Run every spec; call `on_result` (in the caller's thread) as each finishes.
+
+        Raising from `on_result` must stop the executor promptly."""
+        ...
+
+
+class CheckpointStore(Protocol):
+    """Persistence of the engine's state (a JSON-compatible dict)."""
+
+    def load(self) -> dict[str, Any] | None: ...
+
+    def save(self, state: dict[str, Any]) -> None: ...

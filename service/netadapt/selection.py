@@ -1,0 +1,66 @@
+"""Picking the proposal an iteration keeps."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ProposalOutcome:
+    """What selection needs to know about one finished proposal."""
+
+    group: str
+    holdout_accuracy: float
+    estimated_cost: float
+
+
+@dataclass(frozen=True)
+class ProposalScore:
+    accuracy_drop: float  # parent accuracy - proposal accuracy (negative = it improved)
+    drop_per_cost: float | None  # accuracy drop per unit of cost removed; None if none removed
+
+
+def score_proposal(
+    outcome: ProposalOutcome, parent_accuracy: float, parent_cost: float
+) -> ProposalScore:
+    drop = parent_accuracy - outcome.holdout_accuracy
+    saved = parent_cost - outcome.estimated_cost
+    # A proposal that saves nothing has no meaningful ratio; None (not inf) keeps the
+    # history plain JSON and ranks it last.
+    per_cost = drop / saved if saved > 0 else None
+    return ProposalScore(drop, per_cost)
+
+
+def select_proposal(
+    results: Sequence[ProposalOutcome],
+    rule: str,
+    parent_accuracy: float,
+    parent_cost: float,
+) -> ProposalOutcome:
+    """The proposal to keep.
+
+    * "max_accuracy" (the paper's rule): highest holdout accuracy; ties -> lower cost, then
+      group id.
+    * "min_drop_per_cost": lowest accuracy drop per unit of cost removed; ties -> higher
+      accuracy, then lower cost, then group id. Prefers groups that buy a lot of cost for
+      little accuracy, which matters when steps are large.
+    """
+    if not results:
+        raise ValueError("no proposals to select from")
+    if rule == "max_accuracy":
+        return min(results, key=lambda r: (-r.holdout_accuracy, r.estimated_cost, r.group))
+    if rule == "min_drop_per_cost":
+
+        def key(r: ProposalOutcome) -> tuple[float, float, float, str]:
+            per_cost = score_proposal(r, parent_accuracy, parent_cost).drop_per_cost
+            return (
+                math.inf if per_cost is None else per_cost,
+                -r.holdout_accuracy,
+                r.estimated_cost,
+                r.group,
+            )
+
+        return min(results, key=key)
+    raise ValueError(f"unknown selection rule {rule!r}; use 'max_accuracy' or 'min_drop_per_cost'")

@@ -1,0 +1,29 @@
+"""Errors raised by structural pruning; each names what is wrong and what to change."""
+
+from __future__ import annotations
+
+
+class SurgeryError(ValueError):
+    """Base class: the model cannot be analysed or pruned as asked."""
+
+
+class UnsupportedModelError(SurgeryError):
+    """The model as a whole is of a kind we cannot analyse (subclassed, nested, unbuilt)."""
+
+
+class UnsupportedLayerError(SurgeryError):
+    """A layer whose channel behaviour we do not know."""
+
+    def __init__(self, layer_name: str, class_name: str, reason: str = "") -> None:
+        self.layer_name = layer_name
+        self.class_name = class_name
+        detail = f": {reason}" if reason else ""
+        super().__init__(
+            f"layer '{layer_name}' of class {class_name} is not supported for structural "
+            f"pruning{detail}. Replace it with a supported built-in layer, or remove it "
+            "before pruning."
+        )
+
+
+class InvalidKeepError(SurgeryError):
+    """A `keep` mapping that names an unknown or frozen group or bad channel indices."""

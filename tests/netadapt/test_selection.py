@@ -1,0 +1,58 @@
+import pytest
+
+from service.netadapt import ProposalOutcome, score_proposal, select_proposal
+
+# Parent: accuracy 0.90 at cost 100. "a" loses little accuracy but saves little cost; "b"
+# loses more but saves much more, so it loses less per unit of cost.
+CASE = [
+    ProposalOutcome("a", holdout_accuracy=0.88, estimated_cost=95.0),  # 0.02 / 5 = 0.004
+    ProposalOutcome("b", holdout_accuracy=0.86, estimated_cost=80.0),  # 0.04 / 20 = 0.002
+]
+
+
+def test_rules_choose_differently():
+    assert select_proposal(CASE, "max_accuracy", 0.90, 100.0).group == "a"
+    assert select_proposal(CASE, "min_drop_per_cost", 0.90, 100.0).group == "b"
+
+
+def test_scores():
+    score = score_proposal(CASE[1], 0.90, 100.0)
+    assert score.accuracy_drop == pytest.approx(0.04)
+    assert score.drop_per_cost == pytest.approx(0.002)
+
+
+def test_no_cost_saved_has_no_ratio_and_ranks_last():
+    stuck = ProposalOutcome("z", 0.95, 100.0)
+    assert score_proposal(stuck, 0.90, 100.0).drop_per_cost is None
+    assert select_proposal([stuck, CASE[0]], "min_drop_per_cost", 0.90, 100.0).group == "a"
+
+
+def test_max_accuracy_ties_prefer_lower_cost_then_group_id():
+    results = [
+        ProposalOutcome("c", 0.8, 50.0),
+        ProposalOutcome("b", 0.8, 40.0),
+        ProposalOutcome("a", 0.8, 40.0),
+        ProposalOutcome("d", 0.7, 10.0),
+    ]
+    assert select_proposal(results, "max_accuracy", 0.9, 100.0).group == "a"
+
+
+def test_min_drop_per_cost_ties_prefer_higher_accuracy():
+    # Both lose 1/128 per unit of cost (binary fractions, so the tie is exact).
+    results = [
+        ProposalOutcome("a", 0.25, 0.0),  # 0.5 / 64
+        ProposalOutcome("b", 0.5, 32.0),  # 0.25 / 32
+    ]
+    assert select_proposal(results, "min_drop_per_cost", 0.75, 64.0).group == "b"
+
+
+def test_accuracy_gain_wins_min_drop_per_cost():
+    results = [CASE[1], ProposalOutcome("g", 0.91, 99.0)]
+    assert select_proposal(results, "min_drop_per_cost", 0.90, 100.0).group == "g"
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="no proposals"):
+        select_proposal([], "max_accuracy", 0.9, 1.0)
+    with pytest.raises(ValueError, match="unknown selection rule"):
+        select_proposal(CASE, "random", 0.9, 1.0)

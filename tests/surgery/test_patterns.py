@@ -1,0 +1,198 @@
+"""One test per hard graph pattern: the pruned model equals the original with the removed
+channels zeroed at their consumers."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+from service.surgery import analyze, prune
+
+from .exactness import max_output_difference, random_keep, randomize_batchnorm
+
+TOL = 1e-4
+
+
+def _check(model: keras.Model, fraction: float = 0.5, seeds: tuple[int, ...] = (0, 1)) -> None:
+    randomize_batchnorm(model)
+    graph = analyze(model)
+    assert graph.prunable_groups, "pattern has nothing to prune"
+    for seed in seeds:
+        keep = random_keep(graph, fraction, seed)
+        assert max_output_difference(model, keep, seed=seed, graph=graph) <= TOL
+
+
+def _group_of(graph, layer_name: str):
+    return next(g for g in graph.groups if layer_name in g.members)
+
+
+def test_residual_add_couples_both_branches():
+    inp = keras.Input((12, 12, 3))
+    x = layers.Conv2D(16, 3, padding="same", name="stem")(inp)
+    x = layers.BatchNormalization(name="stem_bn")(x)
+    x = layers.ReLU(name="stem_relu")(x)
+    y = layers.Conv2D(16, 3, padding="same", name="branch_a")(x)
+    y = layers.BatchNormalization(name="branch_a_bn")(y)
+    y = layers.ReLU(name="branch_a_relu")(y)
+    y = layers.Conv2D(16, 3, padding="same", name="branch_b")(y)
+    z = layers.Add(name="add")([x, y])
+    proj = layers.Conv2D(24, 1, strides=2, name="proj")(z)
+    w = layers.Conv2D(24, 3, strides=2, padding="same", name="main")(z)
+    z2 = layers.Subtract(name="sub")([w, proj])
+    out = layers.Dense(4, name="head")(layers.GlobalAveragePooling2D(name="gap")(z2))
+    model = keras.Model(inp, out)
+    graph = analyze(model)
+    assert _group_of(graph, "stem").members == ["stem", "branch_b"]
+    assert sorted(_group_of(graph, "main").members) == ["main", "proj"]
+    assert _group_of(graph, "branch_a").members == ["branch_a"]
+    _check(model)
+
+
+def test_concat_uses_index_offsets():
+    inp = keras.Input((8, 8, 3))
+    a = layers.Conv2D(8, 3, padding="same", activation="relu", name="a")(inp)
+    b = layers.Conv2D(16, 3, padding="same", activation="relu", name="b")(inp)
+    c = layers.Concatenate(name="cat")([a, b, a])
+    d = layers.Conv2D(12, 1, name="after_cat")(c)
+    out = layers.Dense(3, name="head")(layers.GlobalMaxPooling2D(name="gmp")(d))
+    model = keras.Model(inp, out)
+    graph = analyze(model)
+    assert {g.id for g in graph.prunable_groups} == {"a", "b", "after_cat"}
+    _check(model)
+    pruned = prune(model, {"a": [0, 5], "b": list(range(0, 16, 2))})
+    assert pruned.get_layer("after_cat").get_weights()[0].shape == (1, 1, 2 + 8 + 2, 12)
+
+
+def test_depthwise_chain_passes_channels_through():
+    inp = keras.Input((16, 16, 3))
+    x = layers.Conv2D(16, 3, padding="same", use_bias=False, name="pw0")(inp)
+    x = layers.BatchNormalization(name="pw0_bn")(x)
+    x = layers.ReLU(6.0, name="pw0_relu")(x)
+    x = layers.DepthwiseConv2D(3, padding="same", name="dw1")(x)
+    x = layers.BatchNormalization(name="dw1_bn")(x)
+    x = layers.DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=2, name="dw2")(x)
+    x = layers.BatchNormalization(name="dw2_bn")(x)
+    x = layers.ReLU(6.0, name="dw2_relu")(x)
+    x = layers.Conv2D(8, 1, name="pw3")(x)
+    out = layers.Dense(3, name="head")(layers.GlobalAveragePooling2D(name="gap")(x))
+    model = keras.Model(inp, out)
+    graph = analyze(model)
+    group = _group_of(graph, "pw0")
+    assert {"dw1", "dw1_bn", "dw2", "dw2_bn", "pw3"} <= set(group.consumers)
+    _check(model)
+    pruned = prune(model, {"pw0": [1, 2, 3, 9]})
+    assert pruned.get_layer("dw2").get_weights()[0].shape == (3, 3, 4, 2)
+    assert pruned.get_layer("pw3").get_weights()[0].shape == (1, 1, 8, 8)
+
+
+def test_separable_conv_slices_depthwise_and_pointwise():
+    inp = keras.Input((10, 10, 3))
+    x = layers.Conv2D(16, 3, padding="same", name="c0")(inp)
+    x = layers.SeparableConv2D(24, 3, padding="same", depth_multiplier=2, name="sep1")(x)
+    x = layers.BatchNormalization(name="sep1_bn")(x)
+    x = layers.Activation("relu", name="sep1_relu")(x)
+    x = layers.SeparableConv2D(8, 3, padding="same", name="sep2")(x)
+    out = layers.Dense(3, name="head")(layers.GlobalAveragePooling2D(name="gap")(x))
+    model = keras.Model(inp, out)
+    _check(model)
+    pruned = prune(model, {"c0": [0, 1, 2], "sep1": [0, 4]})
+    dw, pw, _ = pruned.get_layer("sep1").get_weights()
+    assert dw.shape == (3, 3, 3, 2) and pw.shape == (1, 1, 6, 24 - 22)
+
+
+def test_flatten_then_dense_slices_rows_per_position():
+    inp = keras.Input((6, 6, 1))
+    x = layers.Conv2D(8, 3, activation="relu", name="c1")(inp)  # 4x4x8
+    x = layers.MaxPooling2D(2, name="pool")(x)  # 2x2x8
+    x = layers.Flatten(name="flat")(x)
+    x = layers.Dropout(0.5, name="drop")(x)
+    x = layers.Dense(16, activation="relu", name="fc1")(x)
+    out = layers.Dense(4, activation="softmax", name="fc2")(x)
+    model = keras.Model(inp, out)
+    _check(model)
+    pruned = prune(model, {"c1": [1, 6]})
+    assert pruned.get_layer("fc1").get_weights()[0].shape == (2 * 2 * 2, 16)
+    kept_rows = pruned.get_layer("fc1").get_weights()[0]
+    full_rows = model.get_layer("fc1").get_weights()[0]
+    np.testing.assert_array_equal(kept_rows, full_rows[[1, 6, 9, 14, 17, 22, 25, 30]])
+
+
+def test_se_gate_keeps_gate_and_features_consistent():
+    inp = keras.Input((8, 8, 3))
+    x = layers.Conv2D(16, 3, padding="same", name="features")(inp)
+    x = layers.BatchNormalization(name="features_bn")(x)
+    x = layers.Activation("swish", name="features_act")(x)
+    s = layers.GlobalAveragePooling2D(name="se_squeeze")(x)
+    s = layers.Dense(8, activation="relu", name="se_reduce")(s)
+    s = layers.Dense(16, activation="sigmoid", name="se_expand")(s)
+    s = layers.Reshape((1, 1, 16), name="se_reshape")(s)
+    x = layers.Multiply(name="se_excite")([x, s])
+    x = layers.Conv2D(8, 1, name="project")(x)
+    out = layers.Dense(3, name="head")(layers.GlobalAveragePooling2D(name="gap")(x))
+    model = keras.Model(inp, out)
+    graph = analyze(model)
+    assert _group_of(graph, "features").members == ["features", "se_expand"]
+    _check(model)
+    pruned = prune(model, {"features": [0, 3, 4, 5, 11]})
+    assert pruned.get_layer("se_expand").get_weights()[0].shape == (8, 5)
+    assert pruned.get_layer("se_reshape").output.shape[-1] == 5
+
+
+def test_unet_skip_concat_with_transpose_conv():
+    inp = keras.Input((16, 16, 3))
+    e1 = layers.Conv2D(8, 3, padding="same", activation="relu", name="enc1")(inp)
+    p1 = layers.MaxPooling2D(name="pool1")(e1)
+    e2 = layers.Conv2D(16, 3, padding="same", activation="relu", name="enc2")(p1)
+    u1 = layers.Conv2DTranspose(8, 2, strides=2, name="up1")(e2)
+    c1 = layers.Concatenate(name="skip1")([u1, e1])
+    d1 = layers.Conv2D(8, 3, padding="same", activation="relu", name="dec1")(c1)
+    u2 = layers.UpSampling2D(name="up2")(layers.Cropping2D(1, name="crop")(layers.ZeroPadding2D(1, name="pad")(d1)))
+    out = layers.Conv2D(2, 1, activation="softmax", name="seg")(u2)
+    model = keras.Model(inp, out)
+    graph = analyze(model)
+    assert {g.id for g in graph.prunable_groups} == {"enc1", "enc2", "up1", "dec1"}
+    _check(model)
+
+
+def test_sequential_model_stays_sequential():
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            layers.Conv2D(16, 3, name="c1"),
+            layers.BatchNormalization(name="bn"),
+            layers.LeakyReLU(name="lrelu"),
+            layers.PReLU(name="prelu"),
+            layers.AveragePooling2D(2, name="avg"),
+            layers.Flatten(name="flat"),
+            layers.Dense(10, name="out"),
+        ]
+    )
+    _check(model)
+    pruned = prune(model, {"c1": [0, 1, 2]})
+    assert isinstance(pruned, keras.Sequential)
+    assert pruned.get_layer("prelu").get_weights()[0].shape == (6, 6, 3)
+
+
+def test_output_layer_is_never_prunable():
+    inp = keras.Input((4, 4, 1))
+    x = layers.Conv2D(8, 3, name="c1")(inp)
+    out = layers.Conv2D(8, 1, name="last")(x)
+    model = keras.Model(inp, out)
+    graph = analyze(model)
+    assert [g.id for g in graph.prunable_groups] == ["c1"]
+    assert graph.group_by_id["last"].frozen_reason == "model output"
+
+
+@pytest.mark.parametrize("fraction", [0.5, 0.25])
+def test_residual_add_with_input_space_is_frozen(fraction):
+    inp = keras.Input((6, 6, 4))
+    x = layers.Conv2D(4, 3, padding="same", name="c1")(inp)
+    y = layers.Add(name="add_input")([inp, x])
+    z = layers.Conv2D(8, 3, name="c2")(y)
+    out = layers.Dense(2, name="head")(layers.Flatten(name="flat")(z))
+    model = keras.Model(inp, out)
+    graph = analyze(model)
+    assert [g.id for g in graph.prunable_groups] == ["c2"]
+    _check(model, fraction)
