@@ -1,0 +1,104 @@
+"""Live progress of a NetAdapt run in the terminal (plain lines when not a terminal)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+
+class RunProgressView:
+    """Renders the engine's progress events: iteration, target, proposals, best accuracy."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.live = console.is_terminal
+        self.budget: float | None = None
+        self.baseline: float | None = None
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not self.live,
+        )
+        self.task = None
+
+    def __enter__(self) -> "RunProgressView":
+        self.progress.__enter__()
+        self.task = self.progress.add_task("starting", total=None, detail="")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(*exc)
+
+    def _say(self, text: str) -> None:
+        # Printed lines survive in logs; the bar shows the same live in a terminal.
+        self.console.print(text, highlight=False)
+
+    def _ratio(self, cost: float) -> str:
+        return f"{cost / self.baseline:.1%}" if self.baseline else f"{cost:,.0f}"
+
+    def update(self, event: dict[str, Any]) -> None:
+        kind = event["event"]
+        if kind == "baseline_measured":
+            self.baseline, self.budget = event["cost"], event["budget_cost"]
+            self._say(
+                f"baseline cost {event['cost']:,.0f}, budget {event['budget_cost']:,.0f} "
+                f"({self._ratio(event['budget_cost'])}), holdout accuracy {event['holdout_accuracy']:.4f}"
+            )
+        elif kind == "iteration_started":
+            self.progress.update(
+                self.task,
+                description=f"iteration {event['iteration']} target {self._ratio(event['target'])}",
+                total=event["proposals_total"],
+                completed=event["proposals_done"],
+                detail="",
+            )
+        elif kind == "step_halved":
+            self._say(f"iteration {event['iteration']}: no layer met the target; step halved")
+        elif kind == "proposal_finished":
+            self.progress.update(
+                self.task,
+                completed=event["proposals_done"],
+                detail=f"best holdout {event['best_accuracy']:.4f}",
+            )
+            if not self.live:
+                self._say(
+                    f"  iteration {event['iteration']} proposal {event['proposals_done']}/"
+                    f"{event['proposals_total']}: {event['group']} holdout {event['holdout_accuracy']:.4f}"
+                )
+        elif kind == "iteration_finished":
+            self._say(
+                f"iteration {event['iteration']}: kept {event['kept_group']}, cost "
+                f"{self._ratio(event['cost'])} of baseline, holdout {event['holdout_accuracy']:.4f}"
+            )
+        elif kind == "finalizing":
+            self.progress.update(self.task, description="long-term fine-tune", total=None, detail="")
+            self._say(f"stopped ({event['stop_reason']}) after {event['iterations']} iterations; long-term fine-tune ...")
+        elif kind == "finished":
+            self.progress.update(self.task, description="done", detail="")
+
+
+def print_summary(console: Console, report: dict[str, Any], out_dir: Path) -> None:
+    s = report["summary"]
+    base, final = s["baseline_cost"], s["final_cost"]
+    table = Table(title=f"NetAdapt ({report['metric']}) - {s['stop_reason']}")
+    for col in ("", "cost", "of baseline", "holdout acc", "test acc"):
+        table.add_column(col, justify="right")
+    table.add_row("baseline", f"{base:,.0f}", "100.0%", f"{s['baseline_holdout_accuracy']:.4f}",
+                  f"{report.get('baseline_test_accuracy', float('nan')):.4f}")
+    for it in report["iterations"]:
+        kept = it["kept"]
+        table.add_row(f"iter {it['index']}: {kept['group']} -> {kept['channels']}",
+                      f"{kept['cost']:,.0f}", f"{kept['cost'] / base:.1%}",
+                      f"{kept['holdout_accuracy']:.4f}", "")
+    table.add_row("final", f"{final:,.0f}", f"{final / base:.1%}", f"{s['final_holdout_accuracy']:.4f}",
+                  f"{s['test_accuracy']:.4f}" if s["test_accuracy"] is not None else "")
+    console.print(table)
+    console.print(f"wrote {out_dir}/history.json, {out_dir}/final.keras, {out_dir}/final.tflite")

@@ -1,0 +1,1 @@
+"""Where proposals run: in-process, local worker processes, (later) a Ray cluster."""

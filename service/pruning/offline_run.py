@@ -1,0 +1,247 @@
+"""`netadapt prune`: a whole NetAdapt run on this machine, in a run directory.
+
+Every input is checked before the run directory is created, so a bad model, dataset or
+budget leaves nothing behind. Running the same command on the same directory resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from service.netadapt import JsonFileStore, NetAdaptConfig, NetAdaptEngine, build_report
+from service.pruning import run_layout as layout
+from service.pruning.options import DataSpec, TrainingOptions
+
+
+class RunInputError(Exception):
+    """A problem with what the user asked for; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class OfflineRunRequest:
+    model_path: Path
+    data: DataSpec
+    metric: str
+    engine: NetAdaptConfig
+    out_dir: Path
+    options: TrainingOptions = field(default_factory=TrainingOptions)
+    workers: int | None = None
+
+    def settings(self) -> dict[str, Any]:
+        """What must match for a run directory to be resumed by this request."""
+        return {
+            "metric": self.metric,
+            "engine": self.engine.to_dict(),
+            "data": self.data.to_dict(),
+            "options": self.options.to_dict(),
+        }
+
+
+def load_keras_file(path: Path) -> Any:
+    """Load a .keras file safely, or raise RunInputError saying what is wrong with it."""
+    if not path.exists():
+        raise RunInputError(f"model file {path} does not exist")
+    if path.is_dir():
+        raise RunInputError(f"{path} is a directory; pass a .keras model file")
+    if path.suffix == ".h5" or path.suffix == ".hdf5":
+        raise RunInputError(
+            f"{path} is a legacy HDF5 file; re-save it in the Keras 3 format with "
+            "model.save('model.keras')"
+        )
+    if not zipfile.is_zipfile(path):
+        raise RunInputError(
+            f"{path} is not a Keras model file (a .keras zip archive); save the model with "
+            "model.save('model.keras')"
+        )
+    with zipfile.ZipFile(path) as archive:
+        if "config.json" not in archive.namelist():
+            raise RunInputError(f"{path} is a zip archive but not a .keras model (no config.json)")
+    import keras
+
+    try:
+        return keras.saving.load_model(path, safe_mode=True, compile=False)
+    except Exception as exc:  # Keras raises many types for a broken file
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RunInputError(f"cannot load {path} as a Keras model: {first_line}") from exc
+
+
+def _check_budget(estimator: Any, graph: Any, cfg: NetAdaptConfig) -> tuple[float, float]:
+    """Baseline cost and the smallest cost the engine could reach (every prunable group at
+    one channel step); raise RunInputError when the budget is below that."""
+    from service.netadapt import budget_cost
+
+    baseline_config = graph.channel_config()
+    floor_config = {g: min(c, cfg.channel_step) for g, c in baseline_config.items()}
+    baseline, floor = estimator.costs([baseline_config, floor_config])
+    wanted = budget_cost(baseline, cfg)
+    if wanted < floor:
+        smallest_ratio = floor / baseline if baseline else 1.0
+        raise RunInputError(
+            f"budget {wanted:,.6g} {estimator.metric} is unreachable: even with every prunable "
+            f"layer at {cfg.channel_step} channels the model costs {floor:,.6g} "
+            f"({smallest_ratio:.1%} of the baseline {baseline:,.6g}); use --budget of at least "
+            f"{smallest_ratio:.3f} (or a smaller --channel-step)"
+        )
+    return baseline, floor
+
+
+def _prepare_run_dir(request: OfflineRunRequest) -> bool:
+    """Return True when resuming an existing run directory."""
+    out = request.out_dir
+    settings_path = out / layout.SETTINGS_FILE
+    if out.exists() and not out.is_dir():
+        raise RunInputError(f"--out {out} is a file; give a directory for the run")
+    if out.is_dir() and any(out.iterdir()):
+        if not settings_path.exists():
+            raise RunInputError(
+                f"--out {out} exists and is not a netadapt run directory; choose a new or empty "
+                "directory"
+            )
+        stored = json.loads(settings_path.read_text())
+        given = json.loads(json.dumps(request.settings()))
+        if stored != given:
+            changed = sorted(k for k in set(stored) | set(given) if stored.get(k) != given.get(k))
+            raise RunInputError(
+                f"--out {out} holds a run with different settings ({', '.join(changed)}); "
+                "resume it with the same options, or choose a new directory"
+            )
+        return True
+    return False
+
+
+def _start_run_dir(request: OfflineRunRequest, model: Any) -> None:
+    from service.training.export import save_keras
+
+    out = request.out_dir
+    staging = out.with_name(out.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / layout.PROPOSALS_DIR).mkdir(parents=True)
+    (staging / layout.ITERATIONS_DIR).mkdir()
+    save_keras(model, staging / layout.BASELINE_MODEL)
+    (staging / layout.SETTINGS_FILE).write_text(json.dumps(request.settings(), indent=2))
+    # The run directory appears complete or not at all.
+    if out.is_dir():
+        out.rmdir()
+    os.replace(staging, out)
+
+
+class _ArtifactKeeper:
+    """After each iteration: keep its chosen model under iterations/, drop the rest."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if event["event"] != "iteration_finished":
+            return
+        index, kept_group = event["iteration"], event["kept_group"]
+        kept = self.run_dir / layout.proposal_ref(index, kept_group)
+        target = self.run_dir / layout.iteration_artifact(index)
+        if kept.exists() and not target.exists():
+            os.link(kept, target)
+        for other in (self.run_dir / layout.PROPOSALS_DIR).glob(f"iter_{index:03d}__*.keras"):
+            if other != kept:
+                other.unlink(missing_ok=True)
+
+
+def layer_channels(graph: Any, config: dict[str, int]) -> dict[str, int]:
+    """Output channels per producer layer for a group configuration."""
+    out = {}
+    for group in graph.groups:
+        for member in group.members:
+            out[member] = int(config.get(group.id, group.channels))
+    return out
+
+
+def write_history(request: OfflineRunRequest, state: dict[str, Any], graph: Any,
+                  extra: dict[str, Any]) -> dict[str, Any]:
+    from service.training.atomic_files import write_bytes_atomically
+
+    report = build_report(state)
+    for iteration in report["iterations"]:
+        iteration["layer_channels"] = layer_channels(graph, iteration["channels"])
+    report["baseline_layer_channels"] = layer_channels(graph, {})
+    report["settings"] = request.settings()
+    report.update(extra)
+    write_bytes_atomically(
+        request.out_dir / layout.HISTORY_FILE, json.dumps(report, indent=2).encode()
+    )
+    return report
+
+
+def run_offline(
+    request: OfflineRunRequest, progress: Callable[[dict[str, Any]], None] | None = None
+) -> dict[str, Any]:
+    """Run (or resume) NetAdapt as asked; return the report also written to history.json."""
+    from service.executors.local import LocalProcessExecutor, default_workers
+    from service.pruning.analytic_cost import ANALYTIC_METRICS, AnalyticEstimator
+    from service.pruning.data import load_run_data
+    from service.pruning.keras_network import KerasNetwork
+    from service.pruning.proposal_worker import ProposalContext, limit_threads, run_proposal
+    from service.surgery import SurgeryError, analyze
+    from service.training.dataset_types import DatasetError
+    from service.training.datasets import check_compatible
+
+    if request.metric not in ANALYTIC_METRICS:
+        raise RunInputError(
+            f"metric '{request.metric}' needs measured lookup tables (a server and device "
+            f"agent); offline runs support: {', '.join(ANALYTIC_METRICS)}"
+        )
+    resuming = _prepare_run_dir(request)
+    model = load_keras_file(
+        request.out_dir / layout.BASELINE_MODEL if resuming else request.model_path
+    )
+    try:
+        graph = analyze(model)
+    except SurgeryError as exc:
+        raise RunInputError(str(exc)) from exc
+    if not graph.prunable_groups:
+        raise RunInputError(f"model '{model.name}' has no prunable layers")
+    try:
+        data = load_run_data(request.data, request.options.holdout, request.options.seed)
+        check_compatible(model, data.dataset)
+    except DatasetError as exc:
+        raise RunInputError(str(exc)) from exc
+    estimator = AnalyticEstimator(graph, request.metric)
+    _check_budget(estimator, graph, request.engine)
+
+    if not resuming:
+        _start_run_dir(request, model)
+    run_dir = request.out_dir
+    network = KerasNetwork(run_dir, request.data, request.options)
+    baseline_test_accuracy = network.evaluate_test(layout.BASELINE_MODEL)
+    keeper = _ArtifactKeeper(run_dir)
+    store = JsonFileStore(run_dir / layout.STATE_FILE)
+    workers = request.workers or default_workers()
+    context = ProposalContext(str(run_dir), request.data, request.options)
+    threads = max(1, default_workers() // workers)
+    extra = {"baseline_test_accuracy": baseline_test_accuracy, "workers": workers}
+
+    def on_progress(event: dict[str, Any]) -> None:
+        keeper(event)
+        if event["event"] == "iteration_finished":
+            write_history(request, store.load() or {}, graph, extra)
+        if progress is not None:
+            progress(event)
+
+    with LocalProcessExecutor(
+        run_proposal, context, workers=workers, initializer=limit_threads, initargs=(threads,)
+    ) as executor:
+        engine = NetAdaptEngine(
+            network,
+            estimator,
+            executor,
+            store,
+            request.engine,
+            layout.BASELINE_MODEL,
+            progress=on_progress,
+        )
+        engine.run()
+    return write_history(request, store.load() or {}, graph, extra)
