@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from service.cli import analyze_cmd, prune_cmd, zoo_cmd
-
-
-class UserError(Exception):
-    """Printed as one line, exit code 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,11 +21,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # TensorFlow's C++ start-up chatter drowns the progress display.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if getattr(args, "needs_tensorflow", True):
+            from service.quiet_tf import import_tensorflow_quietly
+
+            import_tensorflow_quietly()
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:
         print("interrupted; run the same command again to resume", file=sys.stderr)

@@ -12,7 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     zoo = sub.add_parser("zoo", help="built-in models")
     zsub = zoo.add_subparsers(dest="zoo_command", required=True, metavar="ACTION")
     lst = zsub.add_parser("list", help="list the zoo's models")
-    lst.set_defaults(handler=run_list)
+    lst.set_defaults(handler=run_list, needs_tensorflow=False)
     train = zsub.add_parser("train", help="train a zoo model from scratch as a baseline")
     train.add_argument("name", help="zoo model name (see `netadapt zoo list`)")
     add_data_arguments(train)

@@ -30,6 +30,9 @@ def proposal_seed(base_seed: int, iteration: int, group: str) -> int:
 def limit_threads(threads: int) -> None:
     """Called once per worker process: N workers share the cores instead of each grabbing
     all of them."""
+    from service.quiet_tf import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(max(1, threads))

@@ -33,9 +33,8 @@ def _inverted_residual(
     in_channels = x.shape[-1]
     shortcut = x
     if expansion != 1:
-        x = conv_bn_act(
-            x, round_channels(in_channels * expansion), f"{name}_expand", kernel_size=1, act="relu6"
-        )
+        expanded = round_channels(in_channels * expansion)
+        x = conv_bn_act(x, expanded, f"{name}_expand", kernel_size=1, act="relu6")
     x = depthwise_bn_act(x, f"{name}_dw", strides=strides)
     # The projection is linear on purpose: a ReLU on the narrow bottleneck destroys
     # information (the paper's main point).

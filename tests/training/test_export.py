@@ -1,0 +1,96 @@
+"""Atomic .keras saving and TFLite conversion checked against the Keras model."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from service.training.datasets import load_dataset
+from service.training.export import save_keras, to_tflite
+from service.training.finetune import finetune
+from service.training.tflite_inference import tflite_predict
+from service.zoo import digits_cnn
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+@pytest.fixture(scope="module")
+def trained_model(digits):
+    # A trained model has confident predictions, so agreement measures the conversion and
+    # not ties between near-uniform probabilities.
+    keras.utils.set_random_seed(0)
+    model = digits_cnn()
+    finetune(
+        model, digits.x_train, digits.y_train, steps=150, batch_size=32, learning_rate=3e-3,
+        seed=0,
+    )
+    return model
+
+
+def keras_probabilities(model, x):
+    return keras.ops.convert_to_numpy(model(x, training=False))
+
+
+def test_save_keras_round_trip_leaves_no_temporary_files(trained_model, digits, tmp_path):
+    path = save_keras(trained_model, tmp_path / "models" / "digits.keras")
+    assert [entry.name for entry in path.parent.iterdir()] == ["digits.keras"]
+    loaded = keras.models.load_model(path)
+    np.testing.assert_array_equal(
+        keras_probabilities(loaded, digits.x_test[:32]),
+        keras_probabilities(trained_model, digits.x_test[:32]),
+    )
+
+
+def test_failed_save_keeps_the_previous_file(tmp_path, monkeypatch):
+    model = digits_cnn()
+    path = save_keras(model, tmp_path / "model.keras")
+    previous = path.read_bytes()
+
+    def crash_halfway(target, *args, **kwargs):
+        with open(target, "wb") as stream:
+            stream.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(model, "save", crash_halfway)
+    with pytest.raises(OSError, match="disk full"):
+        save_keras(model, path)
+    assert path.read_bytes() == previous
+    assert [entry.name for entry in tmp_path.iterdir()] == ["model.keras"]
+
+
+def test_save_keras_wants_the_keras_suffix(tmp_path):
+    with pytest.raises(ValueError, match=r"end in \.keras"):
+        save_keras(digits_cnn(), tmp_path / "model.h5")
+
+
+def test_float32_tflite_matches_keras(trained_model, digits, tmp_path):
+    path = to_tflite(trained_model, tmp_path / "digits.tflite")
+    predicted = tflite_predict(path, digits.x_test)
+    expected = keras_probabilities(trained_model, digits.x_test)
+    np.testing.assert_allclose(predicted, expected, atol=1e-4)
+    assert np.mean(predicted.argmax(-1) == expected.argmax(-1)) >= 0.99
+
+
+def test_int8_tflite_mostly_agrees_with_keras(trained_model, digits, tmp_path):
+    path = to_tflite(
+        trained_model, tmp_path / "digits_int8.tflite", dtype="int8",
+        representative=digits.x_train,
+    )
+    predicted = tflite_predict(path, digits.x_test)
+    expected = keras_probabilities(trained_model, digits.x_test)
+    assert predicted.dtype == np.float32  # float I/O around an int8 body, by design
+    assert np.mean(predicted.argmax(-1) == expected.argmax(-1)) >= 0.9
+    float_path = to_tflite(trained_model, tmp_path / "digits.tflite")
+    assert path.stat().st_size < 0.5 * float_path.stat().st_size
+
+
+def test_tflite_argument_errors(tmp_path):
+    model = digits_cnn()
+    with pytest.raises(ValueError, match="representative inputs"):
+        to_tflite(model, tmp_path / "m.tflite", dtype="int8")
+    with pytest.raises(ValueError, match="'float32' or 'int8'"):
+        to_tflite(model, tmp_path / "m.tflite", dtype="float16")
