@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +17,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("model", type=Path, help="the trained .keras model to prune")
     add_data_arguments(p)
-    p.add_argument("--metric", default="macs", choices=("macs", "params"), help="cost to reduce")
+    p.add_argument("--metric", default="macs", choices=("macs", "params", "latency_ms", "instructions"),
+                   help="cost to reduce; latency_ms and instructions are measured by a device "
+                   "agent through --server")
     p.add_argument("--budget", type=float, required=True,
                    help="target cost: a fraction of the baseline (e.g. 0.5), or an absolute "
                    "cost with --absolute-budget")
     p.add_argument("--absolute-budget", action="store_true")
     p.add_argument("--out", type=Path, required=True, help="run directory")
     p.add_argument("--workers", type=int, default=None, help="parallel fine-tunes (default: cores)")
+    m = p.add_argument_group("measured metrics")
+    m.add_argument("--server", default=None, help="lookup-table server URL (netadapt serve)")
+    m.add_argument("--device", default=None, help="device profile id on that server")
+    m.add_argument("--api-token", default=os.environ.get("NETADAPT_API_TOKEN"),
+                   help="the server's API token (default: $NETADAPT_API_TOKEN)")
     g = p.add_argument_group("NetAdapt schedule")
     g.add_argument("--init-reduction-ratio", type=float, default=0.025)
     g.add_argument("--decay", type=float, default=0.96)
@@ -78,6 +86,9 @@ def request_from_args(args: argparse.Namespace):
         out_dir=args.out,
         options=options,
         workers=args.workers,
+        server=args.server,
+        device=args.device,
+        api_token=args.api_token,
     )
 
 

@@ -1,38 +1,6 @@
-"""Datasets, seeding, training, evaluation and export for the Keras side of the service."""
+"""Datasets, seeding, training, evaluation and export for the Keras side of the service.
 
-from service.training.datasets import (
-    Dataset,
-    DatasetError,
-    IncompatibleDatasetError,
-    check_compatible,
-    holdout_split,
-    load_dataset,
-)
-from service.training.export import save_keras, to_tflite
-from service.training.finetune import (
-    TrainingSummary,
-    compile_for_finetune,
-    evaluate,
-    finetune,
-    train,
-)
-from service.training.seeding import set_seeds
-from service.training.tflite_inference import tflite_predict
-
-__all__ = [
-    "Dataset",
-    "DatasetError",
-    "IncompatibleDatasetError",
-    "TrainingSummary",
-    "check_compatible",
-    "compile_for_finetune",
-    "evaluate",
-    "finetune",
-    "holdout_split",
-    "load_dataset",
-    "save_keras",
-    "set_seeds",
-    "tflite_predict",
-    "to_tflite",
-    "train",
-]
+Import the submodules directly (service.training.datasets, .finetune, .export, ...):
+this package module stays empty so that importing a light submodule such as
+dataset_types does not pull in TensorFlow.
+"""

@@ -1,0 +1,346 @@
+"""The lookup-table store: device profiles, per-layer entries, whole-model measurements.
+
+An entry is one measured layer signature on one device profile in one metric. Entries
+are shared across runs, models and users, and never change once written: the first
+result for a (profile, metric, signature) wins and later duplicates are dropped, so an
+estimate computed yesterday can be reproduced today.
+
+Whole-model measurements keep the estimate that was made before measuring, so the
+estimator's error stays visible (and feeds its calibration, see estimator.py).
+
+No FastAPI, no TensorFlow: the run side and tools use this module directly.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstraint, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from latency_tables.db import Base, UTCDateTime, utcnow
+from latency_tables.protocol import DeviceDescription
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# Keep IN (...) lists well under SQLite's bound-parameter limit.
+_IN_CHUNK = 500
+
+ENTRY_COLUMNS = (
+    "signature_digest",
+    "op",
+    "dtype",
+    "median",
+    "spread",
+    "n",
+    "agent_id",
+    "measured_at",
+    "signature_json",
+)
+
+
+def new_id() -> str:
+    """A short random hex id (64 bits): unique enough, readable in URLs and logs."""
+    return secrets.token_hex(8)
+
+
+class DeviceProfile(Base):
+    """What makes two devices' measurements interchangeable (DeviceDescription)."""
+
+    __tablename__ = "device_profiles"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    key: Mapped[str] = mapped_column(String(512), unique=True)
+    backend: Mapped[str] = mapped_column(String(64))
+    cpu_model: Mapped[str] = mapped_column(String(256))
+    runtime_version: Mapped[str] = mapped_column(String(128))
+    threads: Mapped[int] = mapped_column(Integer)
+    delegate: Mapped[str] = mapped_column(String(64))
+    metric: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    def description(self) -> DeviceDescription:
+        return DeviceDescription(
+            backend=self.backend,
+            cpu_model=self.cpu_model,
+            runtime_version=self.runtime_version,
+            threads=self.threads,
+            delegate=self.delegate,
+            metric=self.metric,
+        )
+
+
+class TableEntry(Base):
+    """One layer signature measured on one profile, in one metric. Written once."""
+
+    __tablename__ = "table_entries"
+    __table_args__ = (UniqueConstraint("profile_id", "metric", "signature_digest", name="uq_entry_signature"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    profile_id: Mapped[str] = mapped_column(ForeignKey("device_profiles.id"), index=True)
+    metric: Mapped[str] = mapped_column(String(32))
+    signature_digest: Mapped[str] = mapped_column(String(64))
+    signature_json: Mapped[str] = mapped_column(Text)
+    median: Mapped[float] = mapped_column(Float)
+    spread: Mapped[float] = mapped_column(Float)
+    n: Mapped[int] = mapped_column(Integer)
+    agent_id: Mapped[str | None] = mapped_column(String(32))
+    measured_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ModelMeasurement(Base):
+    """A whole model measured on a profile, with the estimate made before measuring."""
+
+    __tablename__ = "model_measurements"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    profile_id: Mapped[str] = mapped_column(ForeignKey("device_profiles.id"), index=True)
+    metric: Mapped[str] = mapped_column(String(32))
+    model_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    measured: Mapped[float] = mapped_column(Float)  # median
+    spread: Mapped[float] = mapped_column(Float)
+    n: Mapped[int] = mapped_column(Integer)
+    estimated: Mapped[float | None] = mapped_column(Float)  # calibrated estimate at the time
+    raw_sum: Mapped[float | None] = mapped_column(Float)  # uncalibrated sum of entries
+    agent_id: Mapped[str | None] = mapped_column(String(32))
+    measured_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @property
+    def relative_error(self) -> float | None:
+        """estimated / measured - 1: how far off the estimator was for this model."""
+        if self.estimated is None or not self.measured:
+            return None
+        return self.estimated / self.measured - 1.0
+
+
+# ---- profiles ------------------------------------------------------------------------
+
+
+def get_profile(session: Session, profile_id: str) -> DeviceProfile | None:
+    return session.get(DeviceProfile, profile_id)
+
+
+def get_or_create_profile(session: Session, device: DeviceDescription) -> DeviceProfile:
+    """The profile for `device`'s key, created on first sight. Flushes, does not commit."""
+    key = device.profile_key()
+    found = session.scalars(select(DeviceProfile).where(DeviceProfile.key == key)).first()
+    if found is not None:
+        return found
+    profile = DeviceProfile(
+        key=key,
+        backend=device.backend,
+        cpu_model=device.cpu_model,
+        runtime_version=device.runtime_version,
+        threads=device.threads,
+        delegate=device.delegate,
+        metric=device.metric,
+    )
+    try:
+        # A savepoint: if another writer created the same key meanwhile, only this
+        # insert is undone, not the caller's transaction.
+        with session.begin_nested():
+            session.add(profile)
+    except IntegrityError:
+        return session.scalars(select(DeviceProfile).where(DeviceProfile.key == key)).one()
+    return profile
+
+
+def list_profiles(session: Session) -> list[DeviceProfile]:
+    return list(session.scalars(select(DeviceProfile).order_by(DeviceProfile.created_at, DeviceProfile.id)))
+
+
+# ---- entries -------------------------------------------------------------------------
+
+
+class SignatureLike(Protocol):
+    """Anything with a signature's canonical `key` and its `digest` (LayerSignature, StoredSignature)."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def digest(self) -> str: ...
+
+
+class StoredSignature(NamedTuple):
+    """A signature as stored (digest + canonical JSON), written back verbatim.
+
+    Re-parsing stored JSON into a LayerSignature could change its canonical form if the
+    signature code evolved; entries must keep the digest they were requested under.
+    """
+
+    digest: str
+    key: str
+
+
+def lookup_entries(session: Session, profile_id: str, metric: str, digests: Iterable[str]) -> dict[str, TableEntry]:
+    """The entries that exist for `digests` (absent digests are simply not in the dict)."""
+    wanted = list(dict.fromkeys(digests))
+    found: dict[str, TableEntry] = {}
+    for start in range(0, len(wanted), _IN_CHUNK):
+        chunk = wanted[start : start + _IN_CHUNK]
+        rows = session.scalars(
+            select(TableEntry).where(
+                TableEntry.profile_id == profile_id,
+                TableEntry.metric == metric,
+                TableEntry.signature_digest.in_(chunk),
+            )
+        )
+        found.update((row.signature_digest, row) for row in rows)
+    return found
+
+
+def upsert_entry(
+    session: Session,
+    *,
+    profile_id: str,
+    metric: str,
+    signature: SignatureLike,
+    median: float,
+    spread: float,
+    n: int,
+    agent_id: str | None = None,
+    measured_at: datetime | None = None,
+) -> tuple[TableEntry, bool]:
+    """Store a measurement unless one exists: (the entry in the table, whether we wrote it).
+
+    First result wins: a duplicate never overwrites, so estimates stay reproducible and
+    a late or repeated agent report is harmless. Flushes, does not commit.
+    """
+    digest = signature.digest
+    existing = lookup_entries(session, profile_id, metric, [digest]).get(digest)
+    if existing is not None:
+        return existing, False
+    entry = TableEntry(
+        profile_id=profile_id,
+        metric=metric,
+        signature_digest=digest,
+        signature_json=signature.key,
+        median=float(median),
+        spread=float(spread),
+        n=int(n),
+        agent_id=agent_id,
+        measured_at=measured_at or utcnow(),
+    )
+    try:
+        with session.begin_nested():
+            session.add(entry)
+    except IntegrityError:
+        # Lost a race with another writer: theirs was first.
+        return lookup_entries(session, profile_id, metric, [digest])[digest], False
+    return entry, True
+
+
+def list_entries(
+    session: Session, profile_id: str, metric: str | None = None, *, limit: int | None = None, offset: int = 0
+) -> list[TableEntry]:
+    stmt = select(TableEntry).where(TableEntry.profile_id == profile_id)
+    if metric is not None:
+        stmt = stmt.where(TableEntry.metric == metric)
+    stmt = stmt.order_by(TableEntry.id).offset(offset)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(session.scalars(stmt))
+
+
+def count_entries(session: Session, profile_id: str, metric: str | None = None) -> int:
+    stmt = select(func.count()).select_from(TableEntry).where(TableEntry.profile_id == profile_id)
+    if metric is not None:
+        stmt = stmt.where(TableEntry.metric == metric)
+    return int(session.scalar(stmt) or 0)
+
+
+def entries_dataframe(session: Session, profile_id: str, metric: str | None = None) -> pd.DataFrame:
+    """The profile's entries as a DataFrame (columns ENTRY_COLUMNS plus metric), for CSV export."""
+    import pandas as pd  # only exporters need pandas; agents import this package too
+
+    rows: list[dict[str, Any]] = []
+    for entry in list_entries(session, profile_id, metric):
+        op, dtype = _op_and_dtype(entry.signature_json)
+        rows.append(
+            {
+                "metric": entry.metric,
+                "signature_digest": entry.signature_digest,
+                "op": op,
+                "dtype": dtype,
+                "median": entry.median,
+                "spread": entry.spread,
+                "n": entry.n,
+                "agent_id": entry.agent_id,
+                "measured_at": entry.measured_at.isoformat(),
+                "signature_json": entry.signature_json,
+            }
+        )
+    return pd.DataFrame(rows, columns=["metric", *ENTRY_COLUMNS])
+
+
+def _op_and_dtype(signature_json: str) -> tuple[str | None, str | None]:
+    try:
+        data = json.loads(signature_json)
+    except ValueError:
+        return None, None
+    return data.get("op"), data.get("dtype")
+
+
+# ---- whole-model measurements --------------------------------------------------------
+
+
+def add_model_measurement(
+    session: Session,
+    *,
+    profile_id: str,
+    metric: str,
+    model_sha256: str,
+    measured: float,
+    spread: float,
+    n: int,
+    estimated: float | None = None,
+    raw_sum: float | None = None,
+    agent_id: str | None = None,
+    measured_at: datetime | None = None,
+) -> ModelMeasurement:
+    """Record a whole-model measurement. Flushes, does not commit.
+
+    Unlike entries, repeated measurements of one model are all kept: each is a sample
+    of the estimator's error at the time it was made.
+    """
+    row = ModelMeasurement(
+        profile_id=profile_id,
+        metric=metric,
+        model_sha256=model_sha256,
+        measured=float(measured),
+        spread=float(spread),
+        n=int(n),
+        estimated=None if estimated is None else float(estimated),
+        raw_sum=None if raw_sum is None else float(raw_sum),
+        agent_id=agent_id,
+        measured_at=measured_at or utcnow(),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def list_measurements(session: Session, profile_id: str, metric: str | None = None) -> list[ModelMeasurement]:
+    stmt = select(ModelMeasurement).where(ModelMeasurement.profile_id == profile_id)
+    if metric is not None:
+        stmt = stmt.where(ModelMeasurement.metric == metric)
+    return list(session.scalars(stmt.order_by(ModelMeasurement.measured_at, ModelMeasurement.id)))
+
+
+def calibration_pairs(session: Session, profile_id: str, metric: str) -> list[tuple[float, float]]:
+    """(measured, raw_sum) of every whole-model measurement that has a raw sum."""
+    rows = session.execute(
+        select(ModelMeasurement.measured, ModelMeasurement.raw_sum).where(
+            ModelMeasurement.profile_id == profile_id,
+            ModelMeasurement.metric == metric,
+            ModelMeasurement.raw_sum.is_not(None),
+        )
+    )
+    return [(float(measured), float(raw_sum)) for measured, raw_sum in rows]

@@ -1,0 +1,14 @@
+"""HTTP routers, one per resource, mounted under protocol.API_PREFIX (/v1)."""
+
+from fastapi import APIRouter
+
+from latency_tables.protocol import API_PREFIX
+from service.api import agents, blobs, costs, tables
+
+api_router = APIRouter(prefix=API_PREFIX)
+api_router.include_router(agents.router)
+api_router.include_router(blobs.router)
+api_router.include_router(tables.router)
+api_router.include_router(costs.router)
+
+__all__ = ["api_router"]

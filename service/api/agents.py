@@ -1,0 +1,121 @@
+"""Device-agent endpoints: register, lease (long poll), heartbeat, result, release."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+
+from service.api.deps import CurrentAgent, QueueSignalDep, SessionDep, SettingsDep
+from service.api.errors import api_error, unauthorized
+from service.api.schemas import (
+    HeartbeatOut,
+    JobOut,
+    LeaseIn,
+    LeaseOut,
+    RegistrationIn,
+    RegistrationOut,
+    ReleaseOut,
+    ResultIn,
+    ResultOut,
+)
+from service.db.agents import record_contact, register_agent
+from service.db.models import Job
+from service.queue import ResultValues, claim_jobs, heartbeat, record_result, release_job, requeue_expired
+
+router = APIRouter(tags=["agents"])
+
+# How often a waiting lease re-checks the queue for jobs enqueued by other processes
+# (jobs enqueued in this process wake it at once through the QueueSignal).
+LEASE_POLL_SECONDS = 0.2
+
+
+@router.post("/agents/register", response_model=RegistrationOut)
+def register(body: RegistrationIn, session: SessionDep, settings: SettingsDep) -> RegistrationOut:
+    if not hmac.compare_digest(body.token.encode(), settings.agent_token.encode()):
+        raise unauthorized("wrong agent token; use the server's NETADAPT_AGENT_TOKEN")
+    registered = register_agent(session, body.name, body.device.description())
+    return RegistrationOut(
+        agent_id=registered.agent.id,
+        secret=registered.secret,
+        profile_id=registered.profile.id,
+        lease_seconds=settings.lease_seconds,
+        heartbeat_seconds=settings.heartbeat_seconds,
+    )
+
+
+@router.post("/agents/{agent_id}/lease", response_model=LeaseOut)
+async def lease(
+    agent_id: str,
+    body: LeaseIn,
+    request: Request,
+    agent: CurrentAgent,
+    session: SessionDep,
+    settings: SettingsDep,
+    signal: QueueSignalDep,
+) -> LeaseOut:
+    if agent.id != agent_id:
+        raise api_error(403, f"this secret belongs to agent {agent.id}, not {agent_id}")
+    deadline = time.monotonic() + min(body.wait_seconds, settings.long_poll_seconds)
+
+    def start() -> bool:
+        record_contact(session, agent.id)  # an idle agent is still online
+        # Sweeping here (not only in the background loop) makes expiry deterministic
+        # for whoever asks next, and tests need no timing.
+        return bool(requeue_expired(session).requeued)
+
+    if await run_in_threadpool(start):
+        signal.notify()
+
+    def claim() -> list[JobOut]:
+        jobs = claim_jobs(session, agent.profile_id, agent.id, body.max_jobs, lease_seconds=settings.lease_seconds)
+        return [job_out(job) for job in jobs]
+
+    while True:
+        if await request.is_disconnected():
+            # Jobs leased now would sit out a whole lease before anyone else got them.
+            return LeaseOut(jobs=[])
+        wake = signal.waiter()  # before the check, so no enqueue slips between
+        jobs = await run_in_threadpool(claim)
+        remaining = deadline - time.monotonic()
+        if jobs or remaining <= 0:
+            return LeaseOut(jobs=jobs)
+        await signal.wait(wake, min(LEASE_POLL_SECONDS, remaining))
+
+
+@router.post("/jobs/{job_id}/heartbeat", response_model=HeartbeatOut)
+def extend_lease(job_id: str, agent: CurrentAgent, session: SessionDep, settings: SettingsDep) -> HeartbeatOut:
+    expires = heartbeat(session, job_id, agent, lease_seconds=settings.lease_seconds)
+    return HeartbeatOut(lease_expires_at=expires.isoformat())
+
+
+@router.put("/jobs/{job_id}/result", response_model=ResultOut)
+def put_result(job_id: str, body: ResultIn, agent: CurrentAgent, session: SessionDep) -> ResultOut:
+    values = ResultValues(median=body.median, spread=body.spread, n=body.n, error=body.error, details=body.details)
+    outcome = record_result(session, job_id, agent, values)
+    return ResultOut(job_id=job_id, status=outcome.job.status, accepted=outcome.accepted, conflict=outcome.conflict)
+
+
+@router.post("/jobs/{job_id}/release", response_model=ReleaseOut)
+def release(job_id: str, agent: CurrentAgent, session: SessionDep, signal: QueueSignalDep) -> ReleaseOut:
+    job, released = release_job(session, job_id, agent)
+    if released:
+        signal.notify()
+    return ReleaseOut(job_id=job_id, status=job.status, released=released)
+
+
+def job_out(job: Job) -> JobOut:
+    assert job.lease_expires_at is not None
+    return JobOut(
+        id=job.id,
+        kind=job.kind,
+        metric=job.metric,
+        lease_expires_at=job.lease_expires_at.isoformat(),
+        attempt=job.attempt,
+        signature=json.loads(job.signature_json) if job.signature_json else None,
+        model_sha256=job.model_sha256,
+        dtype=job.dtype,
+    )

@@ -1,0 +1,136 @@
+"""The run/estimator side: look costs up (missing ones become jobs), measure whole models."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+
+from latency_tables.estimator import profile_scale
+from latency_tables.signature import LayerSignature
+from latency_tables.store import DeviceProfile, lookup_entries
+from service.api.deps import ApiClient, BlobsDep, DatabaseDep, ProfileDep, QueueSignalDep, SessionDep, SettingsDep
+from service.api.errors import api_error
+from service.api.schemas import (
+    EntryValues,
+    JobResultOut,
+    JobStatusOut,
+    LookupIn,
+    LookupOut,
+    Metric,
+    ModelJobOut,
+)
+from service.api.uploads import read_tflite_body
+from service.db.models import Job
+from service.queue import enqueue_layer_jobs, enqueue_model_job, get_job
+
+router = APIRouter(tags=["costs"], dependencies=[ApiClient])
+
+
+@router.post("/profiles/{profile_id}/lookup", response_model=LookupOut)
+def lookup(
+    body: LookupIn, profile: ProfileDep, session: SessionDep, settings: SettingsDep, signal: QueueSignalDep
+) -> LookupOut:
+    _check_metric(profile, body.metric)
+    signatures = [_parse_signature(i, raw) for i, raw in enumerate(body.signatures)]
+    # Enqueue first, then read: entries only ever get added, so every digest missing
+    # from the read below was missing at enqueue time too and has a job.
+    jobs = enqueue_layer_jobs(session, profile.id, body.metric, signatures, max_attempts=settings.max_attempts)
+    if jobs:
+        signal.notify()
+    digests = list(dict.fromkeys(s.digest for s in signatures))
+    entries = lookup_entries(session, profile.id, body.metric, digests)
+    scale = profile_scale(session, profile.id, body.metric)
+    session.commit()
+    missing = [d for d in digests if d not in entries]
+    return LookupOut(
+        entries={d: EntryValues(median=e.median, spread=e.spread, n=e.n) for d, e in entries.items()},
+        missing=missing,
+        jobs={d: jobs[d] for d in missing if d in jobs},
+        scale=scale,
+    )
+
+
+@router.post("/profiles/{profile_id}/model-jobs", response_model=ModelJobOut)
+async def submit_model(
+    request: Request,
+    profile: ProfileDep,
+    database: DatabaseDep,
+    blobs: BlobsDep,
+    settings: SettingsDep,
+    signal: QueueSignalDep,
+    metric: Metric,
+    raw_sum: Annotated[float | None, Query(ge=0, allow_inf_nan=False)] = None,
+    estimated: Annotated[float | None, Query(ge=0, allow_inf_nan=False)] = None,
+    dtype: Annotated[str, Query(pattern="^(float32|int8)$")] = "float32",
+) -> ModelJobOut:
+    """Body: the .tflite bytes (application/octet-stream); the rest as query parameters."""
+    _check_metric(profile, metric)
+    data = await read_tflite_body(request, settings.max_upload_bytes)
+    sha256 = await run_in_threadpool(blobs.put, data)
+
+    def enqueue() -> Job:
+        with database.session() as session:
+            return enqueue_model_job(
+                session,
+                profile.id,
+                metric,
+                sha256,
+                raw_sum=raw_sum,
+                estimated=estimated,
+                max_attempts=settings.max_attempts,
+                dtype=dtype,
+            )
+
+    job = await run_in_threadpool(enqueue)
+    signal.notify()
+    return ModelJobOut(job_id=job.id, model_sha256=sha256, status=job.status)
+
+
+@router.get("/jobs/{job_id}", response_model=JobStatusOut)
+def job_status(job_id: str, session: SessionDep) -> JobStatusOut:
+    job = get_job(session, job_id)
+    has_result = job.result_agent_id is not None
+    return JobStatusOut(
+        id=job.id,
+        kind=job.kind,
+        profile_id=job.profile_id,
+        metric=job.metric,
+        status=job.status,
+        attempts=job.attempts,
+        max_attempts=job.max_attempts,
+        signature_digest=job.signature_digest,
+        model_sha256=job.model_sha256,
+        leased_by=job.leased_by,
+        lease_expires_at=job.lease_expires_at,
+        failure_reason=job.failure_reason,
+        result=JobResultOut(
+            median=job.result_median,
+            spread=job.result_spread,
+            n=job.result_n,
+            error=job.result_error,
+            details=job.result_details,
+            agent_id=job.result_agent_id,
+        )
+        if has_result
+        else None,
+        created_at=job.created_at,
+        finished_at=job.finished_at,
+    )
+
+
+def _check_metric(profile: DeviceProfile, metric: str) -> None:
+    if metric != profile.metric:
+        raise api_error(
+            422,
+            f"profile {profile.id} measures {profile.metric!r}, not {metric!r}; "
+            "pick a profile whose agents measure that metric",
+        )
+
+
+def _parse_signature(index: int, raw: dict[str, Any]) -> LayerSignature:
+    try:
+        return LayerSignature.from_dict(raw)
+    except Exception as exc:  # any failure here is the caller's malformed signature
+        raise api_error(422, f"signatures[{index}]: {exc}") from None

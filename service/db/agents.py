@@ -1,0 +1,86 @@
+"""Agent registration and secret checks.
+
+A secret is "<agent id>.<random>": the id part tells us which agent's hash to compare
+against (no secret-indexed lookup needed), so a late result can be attributed to its
+agent even when that agent no longer holds the job's lease. Only the sha256 of the
+secret is stored; comparisons use hmac.compare_digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from latency_tables.db import utcnow, write_transaction
+from latency_tables.protocol import DeviceDescription
+from latency_tables.store import DeviceProfile, get_or_create_profile
+from service.db.models import Agent
+
+
+@dataclass(frozen=True)
+class AgentIdentity:
+    """The authenticated caller: plain values, safe to use after the session closed."""
+
+    id: str
+    name: str
+    profile_id: str
+
+
+@dataclass(frozen=True)
+class Registered:
+    agent: AgentIdentity
+    secret: str
+    profile: DeviceProfile
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def register_agent(session: Session, name: str, device: DeviceDescription) -> Registered:
+    """Register `name` on `device`'s profile, or re-register it: same id, new secret."""
+    with write_transaction(session):
+        profile = get_or_create_profile(session, device)
+        agent = session.scalars(select(Agent).where(Agent.profile_id == profile.id, Agent.name == name)).first()
+        if agent is None:
+            agent = Agent(name=name, profile_id=profile.id, secret_hash="")
+            session.add(agent)
+            session.flush()  # assigns the id the secret embeds
+        secret = f"{agent.id}.{secrets.token_urlsafe(32)}"
+        agent.secret_hash = hash_secret(secret)
+        agent.last_heartbeat_at = utcnow()
+    return Registered(AgentIdentity(agent.id, agent.name, agent.profile_id), secret, profile)
+
+
+def authenticate_agent(session: Session, secret: str) -> AgentIdentity | None:
+    """The agent whose secret this is, or None. Reads only."""
+    agent_id, dot, _ = secret.partition(".")
+    if not dot or not agent_id:
+        return None
+    agent = session.get(Agent, agent_id)
+    if agent is None or not hmac.compare_digest(hash_secret(secret), agent.secret_hash):
+        return None
+    return AgentIdentity(agent.id, agent.name, agent.profile_id)
+
+
+def mark_seen(session: Session, agent_id: str, now: datetime | None = None) -> None:
+    """Note that the agent is alive (inside the caller's write transaction)."""
+    agent = session.get(Agent, agent_id)
+    if agent is not None:
+        agent.last_heartbeat_at = now or utcnow()
+
+
+def record_contact(session: Session, agent_id: str, now: datetime | None = None) -> None:
+    """Note that the agent is alive, in a transaction of its own (an idle long poll)."""
+    with write_transaction(session):
+        mark_seen(session, agent_id, now)
+
+
+def list_agents(session: Session, profile_id: str) -> list[Agent]:
+    return list(session.scalars(select(Agent).where(Agent.profile_id == profile_id).order_by(Agent.registered_at)))

@@ -1,0 +1,40 @@
+"""Engine and sessions of the running server, and the per-request session dependency."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.requests import Request
+
+from latency_tables.db import create_all, make_engine, make_session_factory
+
+
+@dataclass
+class Database:
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    @classmethod
+    def connect(cls, url: str) -> Database:
+        """Open `url` and create any missing tables (no migrations yet)."""
+        import service.db.models  # noqa: F401  (registers the service's tables on Base)
+
+        engine = make_engine(url)
+        create_all(engine)
+        return cls(engine=engine, sessions=make_session_factory(engine))
+
+    def session(self) -> Session:
+        return self.sessions()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per request, closed (and any open transaction rolled back) after it."""
+    database: Database = request.app.state.database
+    with database.session() as session:
+        yield session

@@ -1,0 +1,296 @@
+"""The measurement job queue: enqueue, claim (lease), heartbeat, release, expire.
+
+Every function here is one unit of work: it opens its own write transaction
+(`write_transaction`: BEGIN IMMEDIATE on SQLite), so a caller cannot accidentally
+split a read-check-write across transactions. Pass a session with no open transaction.
+
+Row locking for PostgreSQL lives in `_locked`: SELECT ... FOR UPDATE SKIP LOCKED lets
+many servers claim from one queue without handing a job out twice. SQLite ignores the
+clause; there the database-wide write lock of BEGIN IMMEDIATE does the same job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from latency_tables.db import utcnow, write_transaction
+from latency_tables.signature import LayerSignature
+from latency_tables.store import lookup_entries, new_id
+from service.db.agents import AgentIdentity, mark_seen
+from service.db.models import DONE, FAILED, LEASED, OPEN_STATUSES, PENDING, Agent, Job
+from service.queue.errors import JobConflict, JobNotFound, LeaseExpired
+
+_IN_CHUNK = 500
+
+
+def _locked(stmt: Select) -> Select:
+    """Lock the selected job rows for this transaction, skipping rows others hold."""
+    return stmt.with_for_update(skip_locked=True)
+
+
+# ---- enqueue -------------------------------------------------------------------------
+
+
+def enqueue_layer_jobs(
+    session: Session,
+    profile_id: str,
+    metric: str,
+    signatures: Iterable[LayerSignature],
+    *,
+    max_attempts: int,
+) -> dict[str, str]:
+    """Make sure every signature without a table entry has one open job: {digest: job id}.
+
+    Signatures already in the table get no job and are not in the result. A signature
+    that already has a pending or leased job reuses it (identical requests from
+    concurrent runs merge). Failed jobs are not reused: asking again retries.
+    """
+    by_digest = {s.digest: s for s in signatures}
+    if not by_digest:
+        return {}
+    with write_transaction(session):
+        measured = lookup_entries(session, profile_id, metric, by_digest)
+        missing = [d for d in by_digest if d not in measured]
+        jobs = _open_layer_jobs(session, profile_id, metric, missing)
+        for digest in missing:
+            if digest in jobs:
+                continue
+            signature = by_digest[digest]
+            job = Job(
+                id=new_id(),  # set here so one flush at commit inserts them all
+                profile_id=profile_id,
+                metric=metric,
+                kind="layer",
+                signature_digest=digest,
+                signature_json=signature.key,
+                dtype=signature.dtype,
+                max_attempts=max_attempts,
+            )
+            session.add(job)
+            jobs[digest] = job.id
+    return jobs
+
+
+def _open_layer_jobs(session: Session, profile_id: str, metric: str, digests: Sequence[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for start in range(0, len(digests), _IN_CHUNK):
+        rows = session.execute(
+            select(Job.signature_digest, Job.id).where(
+                Job.profile_id == profile_id,
+                Job.metric == metric,
+                Job.kind == "layer",
+                Job.status.in_(OPEN_STATUSES),
+                Job.signature_digest.in_(digests[start : start + _IN_CHUNK]),
+            )
+        )
+        found.update((digest, job_id) for digest, job_id in rows)
+    return found
+
+
+def enqueue_model_job(
+    session: Session,
+    profile_id: str,
+    metric: str,
+    model_sha256: str,
+    *,
+    raw_sum: float | None,
+    estimated: float | None,
+    max_attempts: int,
+    dtype: str = "float32",
+) -> Job:
+    """A job measuring a whole model (its .tflite stored as blob `model_sha256`).
+
+    An identical model already waiting (pending/leased) is not measured twice: that
+    job is returned, keeping the estimate it was enqueued with.
+    """
+    with write_transaction(session):
+        open_job = session.scalars(
+            select(Job).where(
+                Job.profile_id == profile_id,
+                Job.metric == metric,
+                Job.kind == "model",
+                Job.model_sha256 == model_sha256,
+                Job.status.in_(OPEN_STATUSES),
+            )
+        ).first()
+        if open_job is not None:
+            return open_job
+        job = Job(
+            profile_id=profile_id,
+            metric=metric,
+            kind="model",
+            model_sha256=model_sha256,
+            dtype=dtype,
+            raw_sum=raw_sum,
+            estimated=estimated,
+            max_attempts=max_attempts,
+        )
+        session.add(job)
+    return job
+
+
+# ---- claim / heartbeat / release -----------------------------------------------------
+
+
+def claim_jobs(
+    session: Session,
+    profile_id: str,
+    agent_id: str,
+    max_jobs: int,
+    *,
+    lease_seconds: float,
+    now: datetime | None = None,
+) -> list[Job]:
+    """Lease up to `max_jobs` pending jobs of the profile to the agent, oldest first.
+
+    Atomic: two agents never get the same job (write lock on SQLite, row locks with
+    SKIP LOCKED on PostgreSQL).
+    """
+    now = now or utcnow()
+    # Most long-poll rounds find nothing; check with a cheap read before queueing up
+    # for the write lock.
+    with session.begin():
+        if session.scalar(_pending(profile_id).with_only_columns(Job.id).limit(1)) is None:
+            return []
+    with write_transaction(session):
+        jobs = list(session.scalars(_locked(_pending(profile_id).order_by(Job.created_at, Job.id).limit(max_jobs))))
+        for job in jobs:
+            job.status = LEASED
+            job.leased_by = agent_id
+            job.lease_expires_at = now + timedelta(seconds=lease_seconds)
+            job.add_lessee(agent_id)
+        mark_seen(session, agent_id, now)
+    return jobs
+
+
+def _pending(profile_id: str) -> Select:
+    return select(Job).where(Job.profile_id == profile_id, Job.status == PENDING)
+
+
+def heartbeat(
+    session: Session,
+    job_id: str,
+    agent: AgentIdentity,
+    *,
+    lease_seconds: float,
+    now: datetime | None = None,
+) -> datetime:
+    """Extend the agent's lease on the job; the new expiry time."""
+    now = now or utcnow()
+    with write_transaction(session):
+        job = job_for_agent(session, job_id, agent)
+        if job.status == LEASED and job.leased_by == agent.id:
+            if job.lease_expires_at is not None and job.lease_expires_at <= now:
+                raise LeaseExpired(job_id)
+            job.lease_expires_at = now + timedelta(seconds=lease_seconds)
+            mark_seen(session, agent.id, now)
+            return job.lease_expires_at
+        raise not_held_error(job, agent)
+
+
+def release_job(session: Session, job_id: str, agent: AgentIdentity) -> tuple[Job, bool]:
+    """Give a leased job back to the queue without counting an attempt: (job, released).
+
+    Releasing a job the agent held earlier but no longer holds is a harmless no-op (an
+    agent shutting down may not know its lease expired).
+    """
+    with write_transaction(session):
+        job = job_for_agent(session, job_id, agent)
+        if job.status == LEASED and job.leased_by == agent.id:
+            job.status = PENDING
+            job.leased_by = None
+            job.lease_expires_at = None
+            return job, True
+        if agent.id in job.lessees:
+            return job, False
+        raise not_held_error(job, agent)
+
+
+def job_for_agent(session: Session, job_id: str, agent: AgentIdentity) -> Job:
+    """The job, if it exists and belongs to the agent's device profile."""
+    job = session.get(Job, job_id)
+    if job is None:
+        raise JobNotFound(job_id)
+    if job.profile_id != agent.profile_id:
+        raise JobConflict(
+            f"job {job_id} measures device profile {job.profile_id}, but agent {agent.id} "
+            f"measures profile {agent.profile_id}"
+        )
+    return job
+
+
+def not_held_error(job: Job, agent: AgentIdentity) -> JobConflict:
+    """Why the agent may not touch a job it does not hold now."""
+    if agent.id not in job.lessees:
+        return JobConflict(f"job {job.id} was never leased to agent {agent.id}; lease jobs before reporting on them")
+    if job.status == DONE:
+        return JobConflict(f"job {job.id} is already done; drop it")
+    if job.status == FAILED:
+        return JobConflict(f"job {job.id} has failed ({job.failure_reason}); drop it")
+    return LeaseExpired(job.id)
+
+
+# ---- expiry --------------------------------------------------------------------------
+
+
+@dataclass
+class RequeueReport:
+    requeued: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def requeue_expired(session: Session, now: datetime | None = None) -> RequeueReport:
+    """Return leases that expired by `now` to the queue; fail jobs out of attempts."""
+    now = now or utcnow()
+    report = RequeueReport()
+    # Read first: nearly every call finds nothing and need not take the write lock.
+    with session.begin():
+        if session.scalar(_expired(now).with_only_columns(Job.id).limit(1)) is None:
+            return report
+    with write_transaction(session):
+        for job in session.scalars(_locked(_expired(now))):
+            last_agent = job.leased_by
+            job.attempts += 1
+            job.leased_by = None
+            job.lease_expires_at = None
+            if last_agent is not None:
+                _count_failure(session, last_agent)
+            if job.attempts >= job.max_attempts:
+                job.status = FAILED
+                job.failure_reason = f"lease expired {job.attempts} times (last agent {last_agent})"
+                job.finished_at = now
+                report.failed.append(job.id)
+            else:
+                job.status = PENDING
+                report.requeued.append(job.id)
+    return report
+
+
+def _expired(now: datetime) -> Select:
+    return select(Job).where(Job.status == LEASED, Job.lease_expires_at <= now)
+
+
+def _count_failure(session: Session, agent_id: str) -> None:
+    agent = session.get(Agent, agent_id)
+    if agent is not None:
+        agent.jobs_failed += 1
+
+
+# ---- reads ---------------------------------------------------------------------------
+
+
+def get_job(session: Session, job_id: str) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise JobNotFound(job_id)
+    return job
+
+
+def count_jobs_by_status(session: Session, profile_id: str) -> dict[str, int]:
+    rows = session.execute(select(Job.status, func.count()).where(Job.profile_id == profile_id).group_by(Job.status))
+    return {status: int(count) for status, count in rows}
