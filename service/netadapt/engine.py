@@ -295,7 +295,12 @@ class NetAdaptEngine:
     def _keep_best(self, pending: dict[str, Any]) -> None:
         current = self.state["current"]
         outcomes = [
-            ProposalOutcome(p["group"], p["result"]["holdout_accuracy"], p["estimated_cost"])
+            ProposalOutcome(
+                p["group"],
+                p["result"]["holdout_accuracy"],
+                p["estimated_cost"],
+                p["result"]["extra"].get("holdout_loss"),
+            )
             for p in pending["proposals"]
         ]
         kept = select_proposal(

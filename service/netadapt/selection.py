@@ -14,6 +14,7 @@ class ProposalOutcome:
     group: str
     holdout_accuracy: float
     estimated_cost: float
+    holdout_loss: float | None = None  # breaks accuracy ties when the network reports it
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,9 @@ def select_proposal(
 ) -> ProposalOutcome:
     """The proposal to keep.
 
-    * "max_accuracy" (the paper's rule): highest holdout accuracy; ties -> lower cost, then
-      group id.
+    * "max_accuracy" (the paper's rule): highest holdout accuracy; ties -> lower holdout
+      loss (when reported: a small holdout saturates, and then accuracy ties are common
+      while the loss still tells the candidates apart), then lower cost, then group id.
     * "min_drop_per_cost": lowest accuracy drop per unit of cost removed; ties -> higher
       accuracy, then lower cost, then group id. Prefers groups that buy a lot of cost for
       little accuracy, which matters when steps are large.
@@ -50,7 +52,15 @@ def select_proposal(
     if not results:
         raise ValueError("no proposals to select from")
     if rule == "max_accuracy":
-        return min(results, key=lambda r: (-r.holdout_accuracy, r.estimated_cost, r.group))
+        return min(
+            results,
+            key=lambda r: (
+                -r.holdout_accuracy,
+                math.inf if r.holdout_loss is None else r.holdout_loss,
+                r.estimated_cost,
+                r.group,
+            ),
+        )
     if rule == "min_drop_per_cost":
 
         def key(r: ProposalOutcome) -> tuple[float, float, float, str]:

@@ -20,6 +20,9 @@ from service.pruning import run_layout as layout
 from service.pruning.options import DataSpec, TrainingOptions
 
 
+MEASURED_METRICS = ("latency_ms", "instructions")
+
+
 class RunInputError(Exception):
     """A problem with what the user asked for; the message says what to change."""
 
@@ -33,11 +36,19 @@ class OfflineRunRequest:
     out_dir: Path
     options: TrainingOptions = field(default_factory=TrainingOptions)
     workers: int | None = None
+    server: str | None = None  # lookup-table service, for measured metrics
+    device: str | None = None  # device profile id on that server
+    api_token: str | None = None
+
+    @property
+    def measured(self) -> bool:
+        return self.metric in MEASURED_METRICS
 
     def settings(self) -> dict[str, Any]:
         """What must match for a run directory to be resumed by this request."""
         return {
             "metric": self.metric,
+            "device": self.device,
             "engine": self.engine.to_dict(),
             "data": self.data.to_dict(),
             "options": self.options.to_dict(),
@@ -106,8 +117,9 @@ def _prepare_run_dir(request: OfflineRunRequest) -> bool:
             )
         stored = json.loads(settings_path.read_text())
         given = json.loads(json.dumps(request.settings()))
-        if stored != given:
-            changed = sorted(k for k in set(stored) | set(given) if stored.get(k) != given.get(k))
+        # A key missing from an older run directory means the default (None).
+        changed = sorted(k for k in set(stored) | set(given) if stored.get(k) != given.get(k))
+        if changed:
             raise RunInputError(
                 f"--out {out} holds a run with different settings ({', '.join(changed)}); "
                 "resume it with the same options, or choose a new directory"
@@ -176,6 +188,40 @@ def write_history(request: OfflineRunRequest, state: dict[str, Any], graph: Any,
     return report
 
 
+def _measured_estimator(request: OfflineRunRequest, graph: Any, progress: Any) -> Any:
+    """Lookup-table estimator backed by the server's tables for `request.device`."""
+    from service.costs.device_export import to_device_tflite
+    from service.costs.keras_signatures import signature_fn
+    from service.costs.measured import MeasuredEstimator
+    import httpx
+
+    from service.tables_client import TablesClient, TablesClientError
+
+    client = TablesClient(request.server, request.api_token or "")
+    try:
+        profile = client.profile(request.device)
+    except TablesClientError as exc:
+        raise RunInputError(f"device profile '{request.device}' on {request.server}: {exc}") from exc
+    except httpx.HTTPError as exc:
+        raise RunInputError(f"cannot reach the server at {request.server}: {exc}") from exc
+    if profile.get("metric") != request.metric:
+        raise RunInputError(
+            f"device profile '{request.device}' measures {profile.get('metric')}, not "
+            f"{request.metric}; pick a profile of an agent with a matching backend"
+        )
+
+    def export(ref: str) -> bytes:
+        import keras
+
+        path = Path(ref) if Path(ref).is_absolute() else request.out_dir / ref
+        return to_device_tflite(keras.saving.load_model(path, compile=False))
+
+    return MeasuredEstimator(
+        signature_fn(graph, "float32"), client, request.device, request.metric, export,
+        progress=progress,
+    )
+
+
 def run_offline(
     request: OfflineRunRequest, progress: Callable[[dict[str, Any]], None] | None = None
 ) -> dict[str, Any]:
@@ -189,10 +235,15 @@ def run_offline(
     from service.training.dataset_types import DatasetError
     from service.training.datasets import check_compatible
 
-    if request.metric not in ANALYTIC_METRICS:
+    if request.metric not in ANALYTIC_METRICS + MEASURED_METRICS:
         raise RunInputError(
-            f"metric '{request.metric}' needs measured lookup tables (a server and device "
-            f"agent); offline runs support: {', '.join(ANALYTIC_METRICS)}"
+            f"unknown metric '{request.metric}'; use one of "
+            f"{', '.join(ANALYTIC_METRICS + MEASURED_METRICS)}"
+        )
+    if request.measured and not (request.server and request.device):
+        raise RunInputError(
+            f"metric '{request.metric}' is measured on a device: pass --server URL and "
+            "--device PROFILE_ID (see `netadapt serve` and `netadapt-agent`)"
         )
     resuming = _prepare_run_dir(request)
     model = load_keras_file(
@@ -209,13 +260,19 @@ def run_offline(
         check_compatible(model, data.dataset)
     except DatasetError as exc:
         raise RunInputError(str(exc)) from exc
-    estimator = AnalyticEstimator(graph, request.metric)
+    if request.measured:
+        estimator = _measured_estimator(request, graph, progress)
+    else:
+        estimator = AnalyticEstimator(graph, request.metric)
     _check_budget(estimator, graph, request.engine)
 
     if not resuming:
         _start_run_dir(request, model)
     run_dir = request.out_dir
     network = KerasNetwork(run_dir, request.data, request.options)
+    if request.measured and not resuming:
+        # Calibrates the table's sum against the real device before any target is set.
+        estimator.measure_whole(graph.channel_config(), str(run_dir / layout.BASELINE_MODEL))
     baseline_test_accuracy = network.evaluate_test(layout.BASELINE_MODEL)
     keeper = _ArtifactKeeper(run_dir)
     store = JsonFileStore(run_dir / layout.STATE_FILE)

@@ -44,7 +44,7 @@ def run_proposal(spec: ProposalSpec, context: ProposalContext) -> ProposalResult
 
     from service.pruning.data import load_run_data
     from service.surgery import prune
-    from service.training.evaluation import evaluate
+    from service.training.evaluation import evaluate_with_loss
     from service.training.export import save_keras
     from service.training.finetune import finetune
 
@@ -64,7 +64,7 @@ def run_proposal(spec: ProposalSpec, context: ProposalContext) -> ProposalResult
         seed=proposal_seed(opts.seed, spec.iteration, spec.group),
         augment=opts.augment,
     )
-    accuracy = evaluate(candidate, data.x_holdout, data.y_holdout)
+    accuracy, loss = evaluate_with_loss(candidate, data.x_holdout, data.y_holdout)
     ref = proposal_ref(spec.iteration, spec.group)
     save_keras(candidate, resolve(run_dir, ref))
     return ProposalResult(
@@ -73,4 +73,5 @@ def run_proposal(spec: ProposalSpec, context: ProposalContext) -> ProposalResult
         model=ref,
         holdout_accuracy=float(accuracy),
         finetune_seconds=float(seconds),
+        extra={"holdout_loss": float(loss)},
     )

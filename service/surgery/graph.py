@@ -105,6 +105,7 @@ class ChannelGraph:
         space_group: dict[int, str],
         groups: list[ChannelGroup],
         model_kind: str,
+        output_layers: list[str] | None = None,
     ) -> None:
         self.nodes = nodes
         self.node_by_name = {n.name: n for n in nodes}
@@ -113,6 +114,7 @@ class ChannelGraph:
         self.groups = groups
         self.group_by_id = {g.id: g for g in groups}
         self.model_kind = model_kind
+        self.output_layers = list(output_layers or [])  # layers whose outputs the model returns
 
     @property
     def prunable_groups(self) -> list[ChannelGroup]:
@@ -360,7 +362,8 @@ def analyze(model: Any) -> ChannelGraph:
         freeze(layouts[id(t)], "model output")
 
     groups, space_group = _build_groups(nodes, spaces, uf)
-    return ChannelGraph(nodes, spaces, space_group, groups, kind)
+    outputs = [producers_of[id(t)] for t in model.outputs]
+    return ChannelGraph(nodes, spaces, space_group, groups, kind, outputs)
 
 
 def _couple(

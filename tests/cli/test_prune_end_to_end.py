@@ -11,7 +11,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from .conftest import NETADAPT, run_cli
+from tests.helpers.cli import NETADAPT, run_cli
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from .conftest import run_cli
+from tests.helpers.cli import run_cli
 
 
 def _assert_clean_failure(result, out_dir, *fragments: str) -> None:

@@ -56,3 +56,14 @@ def test_errors():
         select_proposal([], "max_accuracy", 0.9, 1.0)
     with pytest.raises(ValueError, match="unknown selection rule"):
         select_proposal(CASE, "random", 0.9, 1.0)
+
+
+def test_max_accuracy_breaks_accuracy_ties_by_holdout_loss_before_cost():
+    tied = [
+        ProposalOutcome("cheap", 1.0, 40.0, holdout_loss=0.30),
+        ProposalOutcome("careful", 1.0, 60.0, holdout_loss=0.05),
+        ProposalOutcome("worse", 0.99, 10.0, holdout_loss=0.01),
+    ]
+    assert select_proposal(tied, "max_accuracy", 1.0, 100.0).group == "careful"
+    without_loss = [ProposalOutcome(o.group, o.holdout_accuracy, o.estimated_cost) for o in tied]
+    assert select_proposal(without_loss, "max_accuracy", 1.0, 100.0).group == "cheap"

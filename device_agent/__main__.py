@@ -1,0 +1,5 @@
+"""`python -m device_agent ...` is `netadapt-agent ...`."""
+
+from device_agent.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Cost estimators the engine can use: measured lookup tables (latency, instructions)."""

@@ -1,0 +1,166 @@
+"""Model cost as a calibrated sum of measured lookup-table entries.
+
+For a channel configuration, the estimator derives the TFLite layer signatures of the
+pruned model (without building it), looks them up in the device profile's table, and
+sums them. Missing entries become measurement jobs for the device's agents; the call
+blocks until they are measured (a proposal waits for its entries). After each
+iteration the kept model is measured whole on the device, which both reports its true
+cost and recalibrates the sum (lone layers run with hot caches, so for latency the sum
+underestimates a whole model; instruction counts are additive).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from latency_tables.signature import LayerSignature
+
+
+class MeasurementFailed(RuntimeError):
+    """A device agent could not measure what a run needs; the message says what."""
+
+
+class TablesBackend(Protocol):
+    """What the estimator needs from the lookup-table service (HTTP client or in-process)."""
+
+    def lookup(self, profile_id: str, metric: str, signatures: Sequence[LayerSignature]) -> dict[str, Any]:
+        """{"entries": {digest: {"median": ...}}, "missing": [digest], "jobs": {digest: job_id},
+        "scale": float}; enqueues jobs for the missing entries."""
+        ...
+
+    def submit_model(self, profile_id: str, metric: str, tflite: bytes, raw_sum: float | None,
+                     estimated: float | None) -> str:
+        ...
+
+    def wait_for_jobs(self, job_ids: Sequence[str], timeout: float) -> dict[str, dict[str, Any]]:
+        """job id -> {"status": "done"|"failed", "result": {...}, "failure_reason": ...}"""
+        ...
+
+
+SignatureFn = Callable[[Mapping[str, int]], list[LayerSignature]]
+
+
+@dataclass
+class CostBreakdown:
+    raw_sum: float
+    calibrated: float
+
+
+class MeasuredEstimator:
+    """The engine's CostEstimator for `latency_ms` / `instructions` on one device profile."""
+
+    def __init__(
+        self,
+        signatures_for: SignatureFn,
+        tables: TablesBackend,
+        profile_id: str,
+        metric: str,
+        export_tflite: Callable[[str], bytes],
+        wait_timeout: float = 3600.0,
+        progress: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.signatures_for = signatures_for
+        self.tables = tables
+        self.profile_id = profile_id
+        self.metric = metric
+        self.export_tflite = export_tflite
+        self.wait_timeout = wait_timeout
+        self.progress = progress
+        self.scale = 1.0
+        self._entries: dict[str, float] = {}  # digest -> median, cached for the run
+        self.entries_requested = 0  # distinct entries this run asked the table for
+        self.jobs_waited = 0
+
+    # -- CostEstimator ---------------------------------------------------------------
+
+    def costs(self, configs: Sequence[Mapping[str, int]]) -> list[float]:
+        per_config = [Counter(s.digest for s in self._signatures(c)) for c in configs]
+        self._ensure_entries(configs)
+        out = []
+        for counts in per_config:
+            raw = sum(self._entries[d] * n for d, n in counts.items())
+            out.append(raw * self.scale)
+        return out
+
+    def missing(self, configs: Sequence[Mapping[str, int]]) -> list[Any]:
+        wanted = {s.digest for c in configs for s in self._signatures(c)}
+        return sorted(wanted - set(self._entries))
+
+    def observe_kept(self, config: Mapping[str, int], model: str) -> float | None:
+        return self.measure_whole(config, model)
+
+    # -- whole-model measurement and calibration -------------------------------------
+
+    def raw_sum(self, config: Mapping[str, int]) -> float:
+        self._ensure_entries([config])
+        return sum(self._entries[s.digest] for s in self._signatures(config))
+
+    def measure_whole(self, config: Mapping[str, int], model: str) -> float:
+        """Measure `model` whole on the device; update the calibration scale."""
+        raw = self.raw_sum(config)
+        estimated = raw * self.scale
+        job_id = self.tables.submit_model(
+            self.profile_id, self.metric, self.export_tflite(model), raw, estimated
+        )
+        self._emit("waiting_for_measurements", jobs=1, kind="model")
+        result = self._wait([job_id])[job_id]
+        measured = float(result["result"]["median"])
+        if raw > 0:
+            # The service computes the scale over all of this profile's whole-model
+            # measurements; ask again so every run shares one calibration.
+            reply = self.tables.lookup(self.profile_id, self.metric, [])
+            self.scale = float(reply.get("scale", measured / raw))
+        return measured
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    def _signatures(self, config: Mapping[str, int]) -> list[LayerSignature]:
+        return self.signatures_for(config)
+
+    def _ensure_entries(self, configs: Sequence[Mapping[str, int]]) -> None:
+        wanted: dict[str, LayerSignature] = {}
+        for config in configs:
+            for sig in self._signatures(config):
+                if sig.digest not in self._entries:
+                    wanted.setdefault(sig.digest, sig)
+        if not wanted:
+            return
+        self.entries_requested += len(wanted)
+        reply = self.tables.lookup(self.profile_id, self.metric, list(wanted.values()))
+        self._absorb(reply)
+        jobs = reply.get("jobs", {})
+        if jobs:
+            self._emit("waiting_for_measurements", jobs=len(jobs), kind="layer")
+            self.jobs_waited += len(jobs)
+            self._wait(list(jobs.values()))
+            self._absorb(self.tables.lookup(self.profile_id, self.metric, list(wanted.values())))
+        still = [d for d in wanted if d not in self._entries]
+        if still:
+            raise MeasurementFailed(
+                f"{len(still)} layer measurements are still missing after their jobs finished "
+                f"(e.g. {wanted[still[0]].op} {wanted[still[0]].inputs}); check the agents"
+            )
+
+    def _absorb(self, reply: dict[str, Any]) -> None:
+        for digest, entry in reply.get("entries", {}).items():
+            self._entries[digest] = float(entry["median"])
+        if "scale" in reply:
+            self.scale = float(reply["scale"])
+
+    def _wait(self, job_ids: list[str]) -> dict[str, dict[str, Any]]:
+        results = self.tables.wait_for_jobs(job_ids, self.wait_timeout)
+        failed = {j: r for j, r in results.items() if r.get("status") != "done"}
+        if failed:
+            job, info = next(iter(failed.items()))
+            raise MeasurementFailed(
+                f"{len(failed)} measurement job(s) failed on profile {self.profile_id}, e.g. job "
+                f"{job}: {info.get('failure_reason') or info.get('status')}"
+            )
+        return results
+
+    def _emit(self, event: str, **fields: Any) -> None:
+        if self.progress is not None:
+            self.progress({"event": event, **fields})
