@@ -6,6 +6,9 @@ Why a multiplicative scale, fitted per profile and metric:
   hot in cache, so the sum of one-layer medians is only ~0.58x the whole model's latency
   (MobileNetV1 float32 on the reference host; ~0.73x int8; see MEASUREMENT_NOTES.md).
   The gap is roughly proportional to the model's size, so a ratio corrects most of it.
+  Not everywhere: on the 32x32 zoo models and pruned variants (benchmarks/
+  lut_accuracy.py) the median ratio was ~1.0 but single models ranged 0.70-1.6x, so
+  a calibrated latency estimate was off by ~12% (median) there.
 - Instruction counts are additive (sum of layers = 1.0002x under callgrind, 1.0008x
   under QEMU), so their scale comes out at ~1.0 and calibration changes nothing.
 
@@ -14,6 +17,23 @@ The median, not the mean, because host timings have slow periods (1.4-2x) that w
 drag a mean. NetAdapt compares candidates against a target, so a consistent scale
 matters more than absolute accuracy; the error of every estimate is kept next to each
 whole-model measurement (store.ModelMeasurement) so it stays visible.
+
+Per-invoke overhead (opt-in, `per_op_overhead`): every one-op model pays the fixed cost
+of one invoke (interpreter, delegate node, runtime set-up), so the entries of an N-op
+model include N of those while the whole model pays one. Measured with callgrind on 24
+zoo models and pruned variants (benchmarks/lut_accuracy.py): whole = sum of entries -
+~970 instructions per op beyond the first (least squares, residuals < 0.07%). Plain
+calibration left the small or many-op models (8x8 digits CNN, MobileNetV1 at 32x32) up
+to 1.4% too high; counting the overhead once brought every leave-one-out error within
+0.3%. The overhead is measured like any entry, as the one-op model whose op does almost
+nothing (`overhead_signature`: ADD of two 1-element tensors, 1,212 instructions, a
+slight over-estimate of the ~970 saved per op). With it, a model's raw sum is
+
+    raw_sum = sum(entries) - (n_ops - 1) * per_op_overhead
+
+and calibration pairs must hold raw sums computed the same way (record
+`estimate(...).raw_sum` next to each whole-model measurement). With the default
+per_op_overhead=0 everything is the plain sum, as before.
 
 The estimator never guesses a missing entry: it reports the missing digests, and the
 caller measures them (they become jobs) before trusting a number.
@@ -34,16 +54,34 @@ from latency_tables.signature import LayerSignature
 
 @dataclass(frozen=True)
 class TableEstimate:
-    """A model's estimated cost. `raw_sum`/`calibrated` are None while entries are missing."""
+    """A model's estimated cost. `raw_sum`/`calibrated` are None while entries are missing.
+
+    `per_op_overhead` is what was subtracted per op beyond the first (0: the plain sum).
+    """
 
     raw_sum: float | None
     calibrated: float | None
     missing: list[str] = field(default_factory=list)  # digests without an entry
     scale: float = 1.0
+    per_op_overhead: float = 0.0
 
     @property
     def complete(self) -> bool:
         return not self.missing
+
+
+def overhead_signature(dtype: str = "float32") -> LayerSignature:
+    """The table entry that measures the per-invoke overhead of a one-op model: an op
+    that does almost nothing (ADD of two 1-element tensors), in the model's dtype."""
+    return LayerSignature(op="ADD", inputs=[(1, 1), (1, 1)], output=(1, 1), dtype=dtype)
+
+
+def table_sum(entries: Sequence[float], per_op_overhead: float = 0.0) -> float:
+    """The sum of a model's entries (one per op) with the per-invoke overhead counted once."""
+    _check_overhead(per_op_overhead)
+    if not entries:
+        return 0.0
+    return math.fsum(entries) - (len(entries) - 1) * per_op_overhead
 
 
 def calibration_scale(measurements: Iterable[tuple[float, float]]) -> float:
@@ -65,17 +103,23 @@ def estimate(
     layer_digests: Sequence[str],
     medians: Mapping[str, float],
     measurements: Iterable[tuple[float, float]] = (),
+    per_op_overhead: float = 0.0,
 ) -> TableEstimate:
     """Estimate a model whose layers have `layer_digests` (repeats count each time).
 
-    `medians` maps digest -> table median. Pure: no database.
+    `medians` maps digest -> table median. `per_op_overhead` (e.g. the entry of
+    `overhead_signature()`) is counted once instead of once per op; the `measurements`
+    pairs must have raw sums made the same way. Pure: no database.
     """
+    _check_overhead(per_op_overhead)
     scale = calibration_scale(measurements)
     missing = list(dict.fromkeys(d for d in layer_digests if d not in medians))
     if missing:
-        return TableEstimate(raw_sum=None, calibrated=None, missing=missing, scale=scale)
-    raw_sum = math.fsum(medians[d] for d in layer_digests)
-    return TableEstimate(raw_sum=raw_sum, calibrated=raw_sum * scale, missing=[], scale=scale)
+        return TableEstimate(raw_sum=None, calibrated=None, missing=missing, scale=scale, per_op_overhead=per_op_overhead)
+    raw_sum = table_sum([medians[d] for d in layer_digests], per_op_overhead)
+    return TableEstimate(
+        raw_sum=raw_sum, calibrated=raw_sum * scale, missing=[], scale=scale, per_op_overhead=per_op_overhead
+    )
 
 
 def profile_scale(session: Session, profile_id: str, metric: str) -> float:
@@ -84,16 +128,38 @@ def profile_scale(session: Session, profile_id: str, metric: str) -> float:
 
 
 def estimate_from_store(
-    session: Session, profile_id: str, metric: str, layers: Sequence[LayerSignature | str]
+    session: Session,
+    profile_id: str,
+    metric: str,
+    layers: Sequence[LayerSignature | str],
+    overhead: LayerSignature | str | None = None,
 ) -> TableEstimate:
     """`estimate` with entries and calibration read from the store.
 
-    `layers`: the model's layers in order, as signatures or digests.
+    `layers`: the model's layers in order, as signatures or digests. `overhead`: the
+    signature (or digest) of the entry that measures the per-invoke overhead, usually
+    `overhead_signature(dtype)`; its entry is then counted once instead of once per op,
+    and reported in `missing` like any other entry until it is measured. None (the
+    default): the plain sum.
     """
     digests = [layer if isinstance(layer, str) else layer.digest for layer in layers]
-    entries = store.lookup_entries(session, profile_id, metric, digests)
+    overhead_digest = None if overhead is None else (overhead if isinstance(overhead, str) else overhead.digest)
+    wanted = digests + ([overhead_digest] if overhead_digest is not None else [])
+    entries = store.lookup_entries(session, profile_id, metric, list(dict.fromkeys(wanted)))
     medians = {digest: entry.median for digest, entry in entries.items()}
-    return estimate(digests, medians, store.calibration_pairs(session, profile_id, metric))
+    pairs = store.calibration_pairs(session, profile_id, metric)
+    if overhead_digest is None:
+        return estimate(digests, medians, pairs)
+    if overhead_digest not in medians:
+        result = estimate(digests, medians, pairs)
+        missing = list(dict.fromkeys([*result.missing, overhead_digest]))
+        return TableEstimate(raw_sum=None, calibrated=None, missing=missing, scale=result.scale)
+    return estimate(digests, medians, pairs, per_op_overhead=medians[overhead_digest])
+
+
+def _check_overhead(per_op_overhead: float) -> None:
+    if not (math.isfinite(per_op_overhead) and per_op_overhead >= 0):
+        raise ValueError(f"per_op_overhead must be finite and >= 0, got {per_op_overhead!r}")
 
 
 def _usable(value: float) -> bool:

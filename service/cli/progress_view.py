@@ -49,7 +49,7 @@ class RunProgressView:
         if kind == "baseline_measured":
             self.baseline, self.budget = event["cost"], event["budget_cost"]
             self._say(
-                f"baseline cost {event['cost']:,.0f}, budget {event['budget_cost']:,.0f} "
+                f"baseline cost {_cost(event['cost'])}, budget {_cost(event['budget_cost'])} "
                 f"({self._ratio(event['budget_cost'])}), holdout accuracy {event['holdout_accuracy']:.4f}"
             )
         elif kind == "iteration_started":
@@ -85,20 +85,25 @@ class RunProgressView:
             self.progress.update(self.task, description="done", detail="")
 
 
+def _cost(value: float) -> str:
+    """Counts (MACs, instructions) as integers, milliseconds with their digits."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
 def print_summary(console: Console, report: dict[str, Any], out_dir: Path) -> None:
     s = report["summary"]
     base, final = s["baseline_cost"], s["final_cost"]
     table = Table(title=f"NetAdapt ({report['metric']}) - {s['stop_reason']}")
     for col in ("", "cost", "of baseline", "holdout acc", "test acc"):
         table.add_column(col, justify="right")
-    table.add_row("baseline", f"{base:,.0f}", "100.0%", f"{s['baseline_holdout_accuracy']:.4f}",
+    table.add_row("baseline", _cost(base), "100.0%", f"{s['baseline_holdout_accuracy']:.4f}",
                   f"{report.get('baseline_test_accuracy', float('nan')):.4f}")
     for it in report["iterations"]:
         kept = it["kept"]
         table.add_row(f"iter {it['index']}: {kept['group']} -> {kept['channels']}",
-                      f"{kept['cost']:,.0f}", f"{kept['cost'] / base:.1%}",
+                      _cost(kept['cost']), f"{kept['cost'] / base:.1%}",
                       f"{kept['holdout_accuracy']:.4f}", "")
-    table.add_row("final", f"{final:,.0f}", f"{final / base:.1%}", f"{s['final_holdout_accuracy']:.4f}",
+    table.add_row("final", _cost(final), f"{final / base:.1%}", f"{s['final_holdout_accuracy']:.4f}",
                   f"{s['test_accuracy']:.4f}" if s["test_accuracy"] is not None else "")
     console.print(table)
     console.print(f"wrote {out_dir}/history.json, {out_dir}/final.keras, {out_dir}/final.tflite")

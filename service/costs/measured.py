@@ -11,11 +11,11 @@ underestimates a whole model; instruction counts are additive).
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from latency_tables.estimator import overhead_signature, table_sum
 from latency_tables.signature import LayerSignature
 
 
@@ -71,19 +71,18 @@ class MeasuredEstimator:
         self.progress = progress
         self.scale = 1.0
         self._entries: dict[str, float] = {}  # digest -> median, cached for the run
+        # Each one-op model pays the interpreter's fixed per-invoke cost once; a whole model
+        # pays it once in all. The table's entry for a near-empty op measures that cost,
+        # which is counted once per model instead of once per op.
+        self._overhead = overhead_signature()
         self.entries_requested = 0  # distinct entries this run asked the table for
         self.jobs_waited = 0
 
     # -- CostEstimator ---------------------------------------------------------------
 
     def costs(self, configs: Sequence[Mapping[str, int]]) -> list[float]:
-        per_config = [Counter(s.digest for s in self._signatures(c)) for c in configs]
         self._ensure_entries(configs)
-        out = []
-        for counts in per_config:
-            raw = sum(self._entries[d] * n for d, n in counts.items())
-            out.append(raw * self.scale)
-        return out
+        return [self._raw(c) * self.scale for c in configs]
 
     def missing(self, configs: Sequence[Mapping[str, int]]) -> list[Any]:
         wanted = {s.digest for c in configs for s in self._signatures(c)}
@@ -96,7 +95,12 @@ class MeasuredEstimator:
 
     def raw_sum(self, config: Mapping[str, int]) -> float:
         self._ensure_entries([config])
-        return sum(self._entries[s.digest] for s in self._signatures(config))
+        return self._raw(config)
+
+    def _raw(self, config: Mapping[str, int]) -> float:
+        """Sum of the layers' entries with the per-invoke overhead counted once."""
+        medians = [self._entries[s.digest] for s in self._signatures(config)]
+        return max(0.0, table_sum(medians, self._entries[self._overhead.digest]))
 
     def measure_whole(self, config: Mapping[str, int], model: str) -> float:
         """Measure `model` whole on the device; update the calibration scale."""
@@ -122,6 +126,8 @@ class MeasuredEstimator:
 
     def _ensure_entries(self, configs: Sequence[Mapping[str, int]]) -> None:
         wanted: dict[str, LayerSignature] = {}
+        if self._overhead.digest not in self._entries:
+            wanted[self._overhead.digest] = self._overhead
         for config in configs:
             for sig in self._signatures(config):
                 if sig.digest not in self._entries:

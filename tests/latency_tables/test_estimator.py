@@ -14,7 +14,9 @@ from latency_tables.estimator import (
     calibration_scale,
     estimate,
     estimate_from_store,
+    overhead_signature,
     profile_scale,
+    table_sum,
 )
 from latency_tables.protocol import DeviceDescription
 
@@ -51,6 +53,60 @@ def test_estimate_reports_missing_entries_instead_of_guessing() -> None:
     assert result.missing == ["b", "c"]
     assert result.raw_sum is None and result.calibrated is None
     assert not result.complete
+
+
+def test_table_sum_counts_the_per_invoke_overhead_once() -> None:
+    # three one-op models, each paying a 1,000-instruction invoke overhead
+    assert table_sum([1_500.0, 3_000.0, 1_200.0]) == 5_700.0
+    assert table_sum([1_500.0, 3_000.0, 1_200.0], per_op_overhead=1_000.0) == 3_700.0
+    assert table_sum([1_500.0], per_op_overhead=1_000.0) == 1_500.0  # one op: nothing to remove
+    assert table_sum([], per_op_overhead=1_000.0) == 0.0
+
+
+def test_estimate_with_overhead_predicts_an_additive_metric_exactly() -> None:
+    # instruction counts: whole = one overhead + the ops' own work; entries pay it each
+    overhead, work = 1_000.0, {"a": 50_000.0, "b": 20_000.0, "c": 7_000.0}
+    medians = {d: overhead + w for d, w in work.items()}
+
+    def whole(digests: list[str]) -> float:
+        return overhead + sum(work[d] for d in digests)
+
+    other = ["a", "b", "b", "c"]
+    plain = estimate(other, medians)
+    assert plain.raw_sum == whole(other) + 3 * overhead  # 3 overheads too many
+    pairs = [(whole(other), estimate(other, medians, per_op_overhead=overhead).raw_sum)]
+    model = ["a", "c", "c", "c", "b"]
+    result = estimate(model, medians, pairs, per_op_overhead=overhead)
+    assert result.scale == 1.0 and result.per_op_overhead == overhead
+    assert result.calibrated == whole(model)
+    # plain calibration is off in proportion to each model's op count and size
+    plain_result = estimate(model, medians, [(whole(other), plain.raw_sum)])
+    assert plain_result.calibrated != pytest.approx(whole(model), rel=1e-3)
+
+
+def test_estimate_with_overhead_applies_the_scale_to_the_corrected_sum() -> None:
+    result = estimate(["a", "b", "a"], {"a": 3.0, "b": 5.0}, [(18.0, 9.0)], per_op_overhead=1.0)
+    assert result == TableEstimate(raw_sum=9.0, calibrated=18.0, missing=[], scale=2.0, per_op_overhead=1.0)
+
+
+def test_estimate_with_overhead_still_reports_missing_entries() -> None:
+    result = estimate(["a", "b"], {"a": 3.0}, per_op_overhead=1.0)
+    assert result.missing == ["b"] and result.raw_sum is None and result.calibrated is None
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf")])
+def test_overhead_must_be_finite_and_not_negative(bad: float) -> None:
+    with pytest.raises(ValueError, match="per_op_overhead"):
+        estimate(["a"], {"a": 1.0}, per_op_overhead=bad)
+    with pytest.raises(ValueError, match="per_op_overhead"):
+        table_sum([1.0], per_op_overhead=bad)
+
+
+def test_overhead_signature_is_a_tiny_add_in_the_models_dtype() -> None:
+    sig = overhead_signature()
+    assert (sig.op, sig.inputs, sig.output, sig.dtype) == ("ADD", ((1, 1), (1, 1)), (1, 1), "float32")
+    assert overhead_signature("int8").dtype == "int8"
+    assert overhead_signature("int8").digest != sig.digest
 
 
 def test_estimate_from_store(tmp_path: Path) -> None:
@@ -92,4 +148,47 @@ def test_estimate_from_store(tmp_path: Path) -> None:
         assert (complete.raw_sum, complete.calibrated) == (7.0, 14.0)
         partial = estimate_from_store(session, profile.id, "latency_ms", sig)
         assert partial.missing == [sig[2].digest]
+    engine.dispose()
+
+
+def test_estimate_from_store_counts_the_overhead_entry_once(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 't.db'}")
+    create_all(engine)
+    sig = [LayerSignature(op="FULLY_CONNECTED", inputs=[(1, 64)], output=(1, units)) for units in (10, 20)]
+    probe = overhead_signature()
+    with make_session_factory(engine)() as session:
+        with write_transaction(session):
+            profile = store.get_or_create_profile(
+                session, DeviceDescription(backend="host-instructions", cpu_model="c", runtime_version="r")
+            )
+            for s, median in zip(sig, (3_000.0, 5_000.0), strict=True):
+                store.upsert_entry(
+                    session, profile_id=profile.id, metric="instructions", signature=s, median=median, spread=0.0, n=1
+                )
+        layers = [sig[0], sig[1], sig[1]]
+        # the overhead entry is not measured yet: reported like any missing entry
+        waiting = estimate_from_store(session, profile.id, "instructions", layers, overhead=probe)
+        assert waiting.missing == [probe.digest] and waiting.calibrated is None
+        session.rollback()  # end the read transaction
+        with write_transaction(session):
+            store.upsert_entry(
+                session, profile_id=profile.id, metric="instructions", signature=probe, median=1_000.0, spread=0.0, n=1
+            )
+            store.add_model_measurement(
+                session,
+                profile_id=profile.id,
+                metric="instructions",
+                model_sha256="0" * 64,
+                measured=10_000.0,
+                spread=0.0,
+                n=1,
+                raw_sum=10_000.0,
+            )
+        plain = estimate_from_store(session, profile.id, "instructions", layers)
+        assert plain.raw_sum == 13_000.0 and plain.per_op_overhead == 0.0
+        counted = estimate_from_store(session, profile.id, "instructions", layers, overhead=probe.digest)
+        assert (counted.raw_sum, counted.calibrated, counted.per_op_overhead) == (11_000.0, 11_000.0, 1_000.0)
+        # the overhead entry itself as the only layer: nothing to subtract
+        alone = estimate_from_store(session, profile.id, "instructions", [probe], overhead=probe)
+        assert alone.raw_sum == 1_000.0 and alone.complete
     engine.dispose()
