@@ -48,7 +48,7 @@ from typing import Any
 
 from latency_tables.signature import LayerSignature
 from service.surgery.graph import ChannelGraph, LayerNode
-from service.surgery.layer_roles import activation_name
+from service.surgery.layer_roles import INFERENCE_IDENTITIES, activation_name
 
 Shape = tuple[int, ...]
 SignatureFn = Callable[[Mapping[str, int]], list[LayerSignature]]
@@ -676,16 +676,5 @@ _HANDLERS: dict[str, Callable[[_Layer], _Value]] = {
     "Cropping2D": _cropping,
     "UpSampling2D": _upsampling,
     # Inference-time identities: the converter drops them.
-    **{
-        cls: _vanishes
-        for cls in (
-            "Dropout",
-            "SpatialDropout2D",
-            "GaussianNoise",
-            "GaussianDropout",
-            "AlphaDropout",
-            "ActivityRegularization",
-            "Identity",
-        )
-    },
+    **{cls: _vanishes for cls in INFERENCE_IDENTITIES},
 }

@@ -27,6 +27,18 @@ class Role(enum.Enum):
     BARRIER = "barrier"  # known layer that must see its input unchanged; output fixed
 
 
+# Layers that do nothing at inference time (the TFLite converter drops them too).
+INFERENCE_IDENTITIES = frozenset(
+    {
+        "Dropout",
+        "SpatialDropout2D",
+        "GaussianNoise",
+        "GaussianDropout",
+        "AlphaDropout",
+        "ActivityRegularization",
+        "Identity",
+    }
+)
 PRODUCERS = {"Conv2D", "Conv2DTranspose", "SeparableConv2D", "Dense"}
 PER_CHANNEL = {"BatchNormalization", "DepthwiseConv2D", "PReLU"}
 PASS_THROUGH = {
@@ -38,14 +50,7 @@ PASS_THROUGH = {
     "ZeroPadding2D",
     "Cropping2D",
     "UpSampling2D",
-    "Dropout",
-    "SpatialDropout2D",
-    "GaussianNoise",
-    "GaussianDropout",
-    "AlphaDropout",
-    "ActivityRegularization",
-    "Identity",
-}
+} | INFERENCE_IDENTITIES
 GLOBAL_POOLS = {"GlobalAveragePooling2D", "GlobalMaxPooling2D"}
 MERGES = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"}
 
