@@ -81,6 +81,9 @@ class RunProgressView:
         elif kind == "finalizing":
             self.progress.update(self.task, description="long-term fine-tune", total=None, detail="")
             self._say(f"stopped ({event['stop_reason']}) after {event['iterations']} iterations; long-term fine-tune ...")
+        elif kind == "waiting_for_measurements":
+            what = "whole-model measurement" if event["kind"] == "model" else "layer measurements"
+            self._say(f"waiting for {event['jobs']} {what} from the device agent ...")
         elif kind == "finished":
             self.progress.update(self.task, description="done", detail="")
 

@@ -5,14 +5,14 @@ pruned model (without building it), looks them up in the device profile's table,
 sums them. Missing entries become measurement jobs for the device's agents; the call
 blocks until they are measured (a proposal waits for its entries). After each
 iteration the kept model is measured whole on the device, which both reports its true
-cost and recalibrates the sum (lone layers run with hot caches, so for latency the sum
-underestimates a whole model; instruction counts are additive).
+cost and recalibrates the sum (a lone layer runs with its weights hot in cache, so host
+latency is not exactly additive; instruction counts are, to ~0.3% once the per-invoke
+overhead is counted once).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from latency_tables.estimator import overhead_signature, table_sum
@@ -41,12 +41,6 @@ class TablesBackend(Protocol):
 
 
 SignatureFn = Callable[[Mapping[str, int]], list[LayerSignature]]
-
-
-@dataclass
-class CostBreakdown:
-    raw_sum: float
-    calibrated: float
 
 
 class MeasuredEstimator:
