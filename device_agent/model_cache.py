@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 from collections import OrderedDict
 from pathlib import Path
 from typing import Callable
 
 from device_agent.server_client import SHA256_HEX
 from latency_tables import LayerSignature, build_single_op_model
+from latency_tables.atomic_files import write_bytes_atomically
 
 log = logging.getLogger(__name__)
 
@@ -83,18 +83,7 @@ class BlobCache:
         if hashlib.sha256(data).hexdigest() != sha256:
             raise ValueError(f"model {sha256}: downloaded bytes have another sha256")
         try:
-            self._write_atomically(path, data)
+            write_bytes_atomically(path, data)
         except OSError as exc:  # a full or read-only disk is no reason to fail the job
             log.warning("cannot cache model %s in %s: %s", sha256, self.directory, exc)
         return data
-
-    def _write_atomically(self, path: Path, data: bytes) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".partial-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise

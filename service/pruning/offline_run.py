@@ -174,7 +174,7 @@ def layer_channels(graph: Any, config: dict[str, int]) -> dict[str, int]:
 
 def write_history(request: OfflineRunRequest, state: dict[str, Any], graph: Any,
                   extra: dict[str, Any]) -> dict[str, Any]:
-    from service.training.atomic_files import write_bytes_atomically
+    from latency_tables.atomic_files import write_bytes_atomically
 
     report = build_report(state)
     for iteration in report["iterations"]:

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from service.training.atomic_files import atomic_target, write_bytes_atomically
+from latency_tables.atomic_files import atomic_target, write_bytes_atomically
 
 # Enough batches for stable per-tensor ranges; more only slows conversion.
 REPRESENTATIVE_SAMPLES = 100
