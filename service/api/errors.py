@@ -1,26 +1,71 @@
-"""Every error response is made here: `{"detail": "<message a person can act on>"}`.
+"""Every error response is made here, as RFC 9457 (formerly 7807) problem details.
 
-One place so the body can switch to RFC 7807 problem details later without touching
-the routers. Routers raise `api_error(...)` or a queue error; nothing else.
+Body: `{"type", "title", "status", "detail", "instance"}` with media type
+`application/problem+json`; `detail` is a message a person can act on. Routers raise
+`api_error(...)` or a domain error mapped below; nothing else builds error bodies.
+`problem_responses(...)` documents the same shape in the OpenAPI document.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.queue.errors import InvalidResult, JobConflict, JobNotFound, QueueError
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 _QUEUE_ERROR_STATUS: list[tuple[type[QueueError], int]] = [
     (JobNotFound, 404),
     (JobConflict, 409),
     (InvalidResult, 422),
 ]
+
+
+class Problem(BaseModel):
+    """An error, as RFC 9457 problem details."""
+
+    type: str = Field("about:blank", examples=["about:blank"])
+    title: str = Field(examples=["Not Found"])
+    status: int = Field(examples=[404])
+    detail: str = Field(examples=["no run 'abc'; GET /v1/runs lists the runs"])
+    instance: str | None = Field(None, examples=["/v1/runs/abc"])
+
+
+_DEFAULT_DESCRIPTIONS = {
+    400: "The request cannot be carried out as asked",
+    401: "Missing or wrong bearer token",
+    403: "The token is valid but may not do this",
+    404: "No such resource",
+    409: "Conflicts with the resource's current state",
+    413: "Body larger than the server accepts",
+    415: "Unsupported media type",
+    422: "The request is malformed or a value is invalid",
+    503: "The server is not ready to do this now",
+}
+
+
+def problem_responses(*codes: int, **described: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for these status codes, all with the Problem body.
+
+    `described` overrides a description: `problem_responses(404, c409="run still active")`.
+    """
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        description = described.get(f"c{code}", _DEFAULT_DESCRIPTIONS.get(code, HTTPStatus(code).phrase))
+        out[code] = {
+            "model": Problem,
+            "description": description,
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+    return out
 
 
 def api_error(status_code: int, detail: str, headers: Mapping[str, str] | None = None) -> HTTPException:
@@ -31,8 +76,23 @@ def unauthorized(detail: str) -> HTTPException:
     return api_error(401, detail, {"WWW-Authenticate": "Bearer"})
 
 
-def error_response(status_code: int, detail: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=status_code, headers=dict(headers) if headers else None)
+def error_response(
+    status_code: int,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+    instance: str | None = None,
+) -> JSONResponse:
+    try:
+        title = HTTPStatus(status_code).phrase
+    except ValueError:
+        title = "Error"
+    body = Problem(title=title, status=status_code, detail=detail, instance=instance)
+    return JSONResponse(
+        body.model_dump(),
+        status_code=status_code,
+        headers=dict(headers) if headers else None,
+        media_type=PROBLEM_MEDIA_TYPE,
+    )
 
 
 def describe_validation_errors(errors: list[dict[str, Any]]) -> str:
@@ -51,17 +111,17 @@ def describe_validation_errors(errors: list[dict[str, Any]]) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-    return error_response(exc.status_code, str(exc.detail), exc.headers)
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    return error_response(exc.status_code, str(exc.detail), exc.headers, request.url.path)
 
 
-async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-    return error_response(422, describe_validation_errors(list(exc.errors())))
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    return error_response(422, describe_validation_errors(list(exc.errors())), instance=request.url.path)
 
 
-async def _queue_error(_: Request, exc: QueueError) -> JSONResponse:
+async def _queue_error(request: Request, exc: QueueError) -> JSONResponse:
     status = next((code for kind, code in _QUEUE_ERROR_STATUS if isinstance(exc, kind)), 400)
-    return error_response(status, str(exc))
+    return error_response(status, str(exc), instance=request.url.path)
 
 
 def install_error_handlers(app: FastAPI) -> None:

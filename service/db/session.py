@@ -20,7 +20,10 @@ class Database:
     @classmethod
     def connect(cls, url: str) -> Database:
         """Open `url` and create any missing tables (no migrations yet)."""
-        import service.db.models  # noqa: F401  (registers the service's tables on Base)
+        # Registers the service's tables on Base (the store's own are in latency_tables).
+        import service.db.models  # noqa: F401
+        import service.db.runs  # noqa: F401
+        import service.db.uploads  # noqa: F401
 
         engine = make_engine(url)
         create_all(engine)

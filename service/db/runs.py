@@ -1,0 +1,1 @@
+"""Pruning runs, their event log and idempotency keys (filled in by the runs work)."""

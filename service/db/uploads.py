@@ -1,0 +1,1 @@
+"""Uploaded models and datasets (filled in by the uploads work)."""
