@@ -3,6 +3,10 @@
     netadapt-agent --server URL --token T --backend NAME [--threads 1] [--cpu N] \
         [--name NAME] [--max-jobs 8] [--cache-dir DIR]
     netadapt-agent self-test --backend NAME [--threads 1] [--cpu N]
+    netadapt-agent setup-arm [--dir DIR]      # once, for --backend qemu-aarch64
+
+Backends: host-latency, host-instructions, qemu-aarch64 (--cpu cortex-a53|cortex-a76,
+[--arm-dir DIR]), adb (--benchmark-model PATH [--serial S], --cpu = the phone's cores).
 
 The token may come from NETADAPT_AGENT_TOKEN instead of --token (keeps it out of `ps`).
 Errors are one line on stderr; exit status 2 for usage errors, 1 for everything else.
@@ -45,14 +49,57 @@ def _positive(text: str) -> int:
     return value
 
 
-def _add_backend_options(parser: argparse.ArgumentParser) -> None:
+# Backends built here rather than through device_agent.backends.BACKENDS: they take
+# options of their own (ARM_BACKENDS names the module:class like BACKENDS does).
+ARM_BACKENDS: dict[str, str] = {
+    "qemu-aarch64": "device_agent.backends.qemu_aarch64:QemuAarch64Backend",
+    "adb": "device_agent.backends.adb:AdbBackend",
+}
+
+
+def all_backend_names() -> list[str]:
     from device_agent.backends import backend_names
 
-    parser.add_argument("--backend", required=True, choices=backend_names(), help="how to measure")
+    return sorted([*backend_names(), *ARM_BACKENDS])
+
+
+def _cpu_option(text: str) -> list[int] | str:
+    """Core numbers (pinning) or, for qemu-aarch64, an emulated core name."""
+    if text[:1].isalpha():
+        return text
+    return _cpus(text)
+
+
+def _add_backend_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", required=True, choices=all_backend_names(), help="how to measure")
     parser.add_argument("--threads", type=_positive, default=1, help="interpreter threads (default 1)")
     parser.add_argument(
-        "--cpu", type=_cpus, default=None, help="core(s) to pin to, e.g. 3 or 2,3 (default: the last core(s))"
+        "--cpu", type=_cpu_option, default=None,
+        help="core(s) to pin to, e.g. 3 or 2,3 (default: the last core(s)); "
+        "qemu-aarch64: the emulated core, cortex-a53 (default) or cortex-a76",
     )
+    parser.add_argument("--arm-dir", type=Path, default=None, help="qemu-aarch64: the setup-arm directory")
+    parser.add_argument("--benchmark-model", type=Path, default=None, help="adb: your benchmark_model binary for the phone")
+    parser.add_argument("--serial", default=None, help="adb: the phone's serial (adb -s)")
+    parser.add_argument("--adb", default="adb", help="adb: the adb executable (default: adb on PATH)")
+
+
+def _make_backend(args: argparse.Namespace):
+    import importlib
+
+    from device_agent.backends import get_backend
+
+    cpu = args.cpu if isinstance(args.cpu, str) else _cpu_argument(args.cpu)
+    if args.backend not in ARM_BACKENDS:
+        if isinstance(cpu, str):
+            raise ValueError(f"--cpu {cpu}: {args.backend} pins to core numbers; core names are for qemu-aarch64")
+        return get_backend(args.backend, threads=args.threads, cpu=cpu)
+    module_name, class_name = ARM_BACKENDS[args.backend].split(":")
+    backend_class = getattr(importlib.import_module(module_name), class_name)
+    if args.backend == "qemu-aarch64":
+        return backend_class(threads=args.threads, cpu=cpu, arm_dir=args.arm_dir)
+    return backend_class(threads=args.threads, cpu=cpu, benchmark_model=args.benchmark_model,
+                         serial=args.serial, adb=args.adb)
 
 
 def run_parser() -> argparse.ArgumentParser:
@@ -90,16 +137,47 @@ def _cpu_argument(cpus: list[int] | None) -> int | list[int] | None:
 
 
 def self_test(argv: list[str]) -> int:
-    from device_agent.backends import get_backend
-
     args = self_test_parser().parse_args(argv)
-    backend = get_backend(args.backend, threads=args.threads, cpu=_cpu_argument(args.cpu))
-    print(backend.self_test())
+    print(_make_backend(args).self_test())
+    return 0
+
+
+def setup_arm_parser() -> argparse.ArgumentParser:
+    from device_agent.arm.setup import DEFAULT_MIRROR, DEFAULT_SECURITY_MIRROR, DEFAULT_SUITE, default_arm_dir
+
+    parser = argparse.ArgumentParser(
+        prog=f"{PROG} setup-arm",
+        description="Build what --backend qemu-aarch64 needs: an aarch64 root filesystem from Debian packages, "
+        "aarch64 numpy and ai-edge-litert wheels, fake /proc/cpuinfo per core, the instruction-counting QEMU "
+        "plugin. Cached: a second run only checks.",
+    )
+    parser.add_argument("--dir", type=Path, default=None, help=f"where to build (default: {default_arm_dir()})")
+    parser.add_argument("--suite", default=DEFAULT_SUITE, help=f"Debian suite of the root filesystem (default {DEFAULT_SUITE})")
+    parser.add_argument("--mirror", default=DEFAULT_MIRROR, help=f"Debian mirror (default {DEFAULT_MIRROR})")
+    parser.add_argument("--security-mirror", default=DEFAULT_SECURITY_MIRROR, help="Debian security mirror")
+    parser.add_argument("--numpy-version", default=None, help="numpy for the emulated Python (default: this host's)")
+    parser.add_argument("--litert-version", default=None, help="ai-edge-litert for the emulated Python (default: this host's)")
+    parser.add_argument("--plugin-header", type=Path, default=None,
+                        help="QEMU's qemu-plugin.h (default: fetched from Debian's qemu source package)")
+    parser.add_argument("--no-verify", action="store_true", help="skip counting the reference layer at the end")
+    return parser
+
+
+def setup_arm(argv: list[str]) -> int:
+    from device_agent.arm.setup import ArmSetup, SetupOptions, default_arm_dir
+
+    args = setup_arm_parser().parse_args(argv)
+    options = SetupOptions(
+        suite=args.suite, mirror=args.mirror, security_mirror=args.security_mirror,
+        numpy_version=args.numpy_version, litert_version=args.litert_version,
+        plugin_header=args.plugin_header, verify=not args.no_verify,
+    )
+    report = ArmSetup(args.dir or default_arm_dir(), options, progress=lambda m: print(m, file=sys.stderr, flush=True)).run()
+    print("\n".join(report.lines()))
     return 0
 
 
 def run_agent(argv: list[str]) -> int:
-    from device_agent.backends import get_backend
     from device_agent.model_cache import BlobCache, default_cache_dir
     from device_agent.runner import AgentRunner
     from device_agent.server_client import ServerClient
@@ -114,7 +192,7 @@ def run_agent(argv: list[str]) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is too chatty
-    backend = get_backend(args.backend, threads=args.threads, cpu=_cpu_argument(args.cpu))
+    backend = _make_backend(args)
     name = args.name or f"{socket.gethostname()}-{backend.name}"
     client = ServerClient(args.server, token, name, backend.describe(), stop=threading.Event())
     blobs = BlobCache((args.cache_dir or default_cache_dir()) / "blobs", client.download_blob)
@@ -130,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv[:1] == ["self-test"]:
             return self_test(argv[1:])
+        if argv[:1] == ["setup-arm"]:
+            return setup_arm(argv[1:])
         if argv[:1] == ["run"]:
             argv = argv[1:]
         return run_agent(argv)

@@ -1,7 +1,9 @@
 """Engine setup and the declarative base shared by the lookup-table store and the server.
 
 One `Base` (one metadata) holds the store's tables and the service's own (agents, jobs),
-so one `create_all` makes the whole schema and foreign keys can cross between them.
+so foreign keys can cross between them. The server builds and evolves the schema with
+migrations (service.db.migrations, run by Database.connect); `create_all` remains for
+the store used on its own (its tests, scripts).
 
 SQLite is the embedded default and needs care to behave like a server database:
 
@@ -14,24 +16,38 @@ SQLite is the embedded default and needs care to behave like a server database:
   takes the write lock up front. A deferred transaction that reads and then writes can
   fail with SQLITE_BUSY when another writer committed in between (busy_timeout does
   not help there), so every read-modify-write must use `write_transaction`.
+- one writer at a time per process: `write_transaction` takes a per-database lock in
+  the process before BEGIN IMMEDIATE. SQLite's busy handler polls with sleeps and is
+  not fair: with dozens of server threads waiting for the write lock, some waited past
+  busy_timeout and failed ("database is locked", seen with 200 agents in
+  benchmarks/agents_load.py). Threads now queue in the process; busy_timeout is left
+  to arbitrate between processes (server, run workers, tools).
 
-Everything else is plain SQLAlchemy so PostgreSQL URLs work unchanged.
+PostgreSQL (`postgresql://...`, driven by psycopg 3) needs none of that: its
+transactions start on the first statement, and row locks (SELECT ... FOR UPDATE, with
+SKIP LOCKED for queue claims) take the place of SQLite's database-wide write lock.
+Everything else is plain SQLAlchemy, identical on both.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, create_engine, event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# Connections per PostgreSQL engine: the server runs blocking handlers in a threadpool
+# of 40; a few more than the default 5 + 10 keep them from queueing for a connection.
+POSTGRES_POOL_SIZE = 10
+POSTGRES_MAX_OVERFLOW = 20
 
 # Execution option read by the SQLite "begin" hook; see write_transaction.
 _WRITE_LOCK_OPTION = "netadapt_write_lock"
@@ -73,10 +89,31 @@ def is_sqlite(bind: Engine | Connection | Session) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+def is_postgresql(bind: Engine | Connection | Session) -> bool:
+    engine = bind.get_bind() if isinstance(bind, Session) else bind
+    return engine.dialect.name == "postgresql"
+
+
+def normalize_url(url: str | URL) -> URL:
+    """`url` with an explicit driver: plain `postgresql://` (or `postgres://`) means psycopg 3."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
     """An engine for `url`; SQLite gets WAL, busy_timeout, foreign keys and explicit BEGIN."""
-    if not url.startswith("sqlite"):
-        return create_engine(url, echo=echo, pool_pre_ping=True)
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(
+            parsed,
+            echo=echo,
+            pool_pre_ping=True,
+            pool_size=POSTGRES_POOL_SIZE,
+            max_overflow=POSTGRES_MAX_OVERFLOW,
+        )
+    url = parsed.render_as_string(hide_password=False)
 
     in_memory = url in ("sqlite://", "sqlite:///:memory:") or "mode=memory" in url
     kwargs: dict[str, Any] = {
@@ -123,6 +160,20 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
+_sqlite_writer_locks: dict[str, threading.RLock] = {}
+_sqlite_writer_locks_guard = threading.Lock()
+
+
+def _sqlite_writer_lock(engine: Engine) -> threading.RLock:
+    """The in-process write lock of the SQLite database behind `engine` (one per file, so
+    several engines on one file share it)."""
+    database = engine.url.database or ""
+    in_memory = not database or database == ":memory:" or "mode=memory" in str(engine.url)
+    key = f"memory:{id(engine)}" if in_memory else database
+    with _sqlite_writer_locks_guard:
+        return _sqlite_writer_locks.setdefault(key, threading.RLock())
+
+
 @contextmanager
 def write_transaction(session: Session) -> Iterator[Session]:
     """One transaction that holds the database's write lock from its first statement.
@@ -136,13 +187,17 @@ def write_transaction(session: Session) -> Iterator[Session]:
         raise RuntimeError(
             "write_transaction needs a session outside any transaction; commit or roll back the open one first"
         )
-    with session.begin():
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    writers = _sqlite_writer_lock(engine) if engine.dialect.name == "sqlite" else nullcontext()
+    with writers, session.begin():
         session.connection(execution_options={_WRITE_LOCK_OPTION: True})
         yield session
 
 
 def create_all(engine: Engine) -> None:
-    """Create every table registered on `Base` (import the model modules first)."""
+    """Create every table registered on `Base` (import the model modules first). Only for
+    the store on its own: a server database is made by migrations (Database.connect)."""
     # The store's models register themselves on import; make sure they are present
     # even when only the server's models were imported by the caller.
     import latency_tables.store  # noqa: F401

@@ -1,4 +1,5 @@
-"""Wiring only: settings -> database, blob store, queue signal, routers, background sweep.
+"""Wiring only: settings -> database, blob store, queue signal, run supervisor, routers,
+background loops.
 
 Run with `uvicorn --factory service.app:create_app` (settings from NETADAPT_* env vars).
 """
@@ -6,6 +7,7 @@ Run with `uvicorn --factory service.app:create_app` (settings from NETADAPT_* en
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
@@ -13,18 +15,26 @@ from fastapi import FastAPI
 
 from service.api import api_router
 from service.api.errors import install_error_handlers
+from service.api.openapi import install_openapi
+from service.dashboard import install_dashboard
 from service.db.blobs import BlobStore
+from service.embedded_agent import EmbeddedAgent
 from service.db.session import Database
 from service.queue.background import expire_leases_forever
 from service.queue.signal import QueueSignal
+from service.runs.supervisor import RunSupervisor
 from service.settings import Settings, get_settings
+from service.uploads.catalog import INCOMING_DIR
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Uploads a crash interrupted: nothing refers to them.
+    shutil.rmtree(settings.data_dir / INCOMING_DIR, ignore_errors=True)
     database = Database.connect(settings.database_url)
     signal = QueueSignal()
+    supervisor = RunSupervisor(settings, database)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -32,12 +42,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sweeper = asyncio.create_task(
             expire_leases_forever(database, signal, settings.requeue_interval_seconds), name="lease-expiry"
         )
+        runs = asyncio.create_task(supervisor.run_forever(), name="run-supervisor")
+        agent = EmbeddedAgent(settings, settings.embedded_agent) if settings.embedded_agent else None
+        app.state.embedded_agent = agent
+        if agent is not None:
+            agent.start()
         try:
             yield
         finally:
-            sweeper.cancel()
-            with suppress(asyncio.CancelledError):
-                await sweeper
+            if agent is not None:
+                await asyncio.to_thread(agent.stop)
+            for task in (sweeper, runs):
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
+            await supervisor.shutdown()
             database.dispose()
 
     app = FastAPI(title="NetAdapt service", version="0.1.0", lifespan=lifespan)
@@ -45,8 +64,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.database = database
     app.state.blobs = BlobStore(settings.blob_dir)
     app.state.queue_signal = signal
+    app.state.run_supervisor = supervisor
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(api_router)
+    install_dashboard(app)
     return app
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from functools import lru_cache
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -50,8 +51,40 @@ class Settings(BaseSettings):
     offline_after_heartbeats: float = Field(3.0, gt=0)
     max_upload_bytes: int = Field(512 * 1024 * 1024, gt=0)
 
+    # Uploaded models (.keras) and datasets (.npz), service.uploads. Both are zip archives:
+    # the sum of their members' uncompressed sizes is capped before anything is read.
+    # Then a child process loads them, limited to inspect_memory_bytes of address space
+    # (RLIMIT_AS) and inspect_timeout_seconds, max_concurrent_inspections at a time.
+    # Measured peaks (VmPeak, with the child's one-thread settings): TensorFlow alone
+    # ~1.3 GiB; loading a model adds 3-8x its weights (Keras reads the weights file into
+    # memory, initialisers make temporaries): ResNet50 (103 MB) 1.7 GB, VGG16 (553 MB)
+    # 4.3 GB; a 500 MB uint8 .npz (4x as float32) fits in 6 GiB, not in 4. So 6 GiB loads
+    # what fits under max_upload_bytes and stops a config that asks for more (a few bytes
+    # of JSON can ask for an 80 GB Dense kernel).
+    max_model_uncompressed_bytes: int = Field(1024 * 1024 * 1024, gt=0)
+    max_dataset_uncompressed_bytes: int = Field(512 * 1024 * 1024, gt=0)
+    inspect_memory_bytes: int = Field(6 * 1024 * 1024 * 1024, ge=1536 * 1024 * 1024)
+    inspect_timeout_seconds: float = Field(180.0, gt=0)
+    max_concurrent_inspections: int = Field(1, ge=1)
+
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
+
+    # Scaling out. Where runs fine-tune their proposals (service.executors.selection):
+    # "local" worker processes or "ray" tasks; unset: ray when a Ray address is set here
+    # or in Ray's own RAY_ADDRESS variable, else local. The database is database_url
+    # (SQLite by default; postgresql://user:password@host/db for PostgreSQL).
+    executor: Literal["local", "ray"] | None = None
+    ray_address: str | None = None
+
+    # Runs: how many execute at once (each uses every core for its fine-tunes; 0 = none), how
+    # often the supervisor looks at the queue, how long a cancelled worker gets to stop.
+    max_concurrent_runs: int = Field(1, ge=0)  # 0: runs stay queued (an API-only server)
+    supervisor_interval_seconds: float = Field(0.5, gt=0)
+    cancel_grace_seconds: float = Field(5.0, ge=0)
+    # A device agent the server starts and stops with itself (a netadapt-agent backend
+    # name, e.g. host-latency); none by default.
+    embedded_agent: str | None = None
 
     @field_validator("agent_token", "api_token")
     @classmethod
@@ -69,6 +102,19 @@ class Settings(BaseSettings):
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.data_dir / "runs"
+
+    @property
+    def internal_url(self) -> str:
+        """Where the server's own worker processes reach its API (loopback when it
+        listens on every interface)."""
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else ("::1" if self.host == "::" else self.host)
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
 
     @property
     def offline_after_seconds(self) -> float:
@@ -96,3 +142,14 @@ def _check_secret(name: str, value: str, dev_mode: bool) -> None:
 def get_settings() -> Settings:
     """Settings from the environment, read once (dependency for code outside a request)."""
     return Settings()
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """NETADAPT_* variables that make Settings() in a child process equal `settings`
+    (the server's settings may have been built in code, not from the environment)."""
+    env = {}
+    for name, value in settings.model_dump(mode="json").items():
+        if value is None:
+            continue
+        env[f"{ENV_PREFIX}{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+    return env

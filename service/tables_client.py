@@ -165,11 +165,15 @@ class TablesClient:
             time.sleep(min(poll_seconds, max(0.0, deadline - time.monotonic())))
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        response = self._http.request(method, path, **kwargs)
-        if response.is_error:
-            try:
-                detail = str(response.json().get("detail", response.text))
-            except ValueError:
-                detail = response.text
-            raise TablesClientError(response.status_code, detail)
-        return response.json()
+        return raise_for_problem(self._http.request(method, path, **kwargs)).json()
+
+
+def raise_for_problem(response: httpx.Response) -> httpx.Response:
+    """The response, unless it is an error: then TablesClientError with the problem's detail."""
+    if response.is_error:
+        try:
+            detail = str(response.json().get("detail", response.text))
+        except ValueError:
+            detail = response.text
+        raise TablesClientError(response.status_code, detail)
+    return response

@@ -3,12 +3,16 @@
 from fastapi import APIRouter
 
 from latency_tables.protocol import API_PREFIX
-from service.api import agents, blobs, costs, tables
+from service.api import agents, blobs, costs, datasets, health, models, runs, tables
 
 api_router = APIRouter(prefix=API_PREFIX)
+api_router.include_router(health.router)
 api_router.include_router(agents.router)
 api_router.include_router(blobs.router)
 api_router.include_router(tables.router)
 api_router.include_router(costs.router)
+api_router.include_router(runs.router)
+api_router.include_router(models.router)
+api_router.include_router(datasets.router)
 
 __all__ = ["api_router"]

@@ -8,6 +8,7 @@ Body: `{"type", "title", "status", "detail", "instance"}` with media type
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -19,6 +20,8 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.queue.errors import InvalidResult, JobConflict, JobNotFound, QueueError
+
+log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -112,7 +115,29 @@ def describe_validation_errors(errors: list[dict[str, Any]]) -> str:
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    return error_response(exc.status_code, str(exc.detail), exc.headers, request.url.path)
+    detail = str(exc.detail)
+    # Starlette's own answers for paths and methods no route has, made actionable.
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"no endpoint at {request.url.path}; /docs lists them"
+    headers = exc.headers
+    if exc.status_code == 405 and detail == "Method Not Allowed":
+        # Starlette's Allow names the first matching route's methods only; the path may
+        # have other routes (GET and PUT declared separately).
+        allowed = _allowed_methods(request)
+        headers = {**(exc.headers or {}), "Allow": ", ".join(allowed)}
+        detail = f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}"
+    return error_response(exc.status_code, detail, headers, request.url.path)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -124,7 +149,17 @@ async def _queue_error(request: Request, exc: QueueError) -> JSONResponse:
     return error_response(status, str(exc), instance=request.url.path)
 
 
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    # The traceback goes to the server log; the client gets a problem, not a bare text.
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(
+        500, f"internal server error ({type(exc).__name__}); the server log has the details",
+        instance=request.url.path,
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(QueueError, _queue_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,18 +1,51 @@
-"""Reading a raw upload body with a size cap (models arrive as application/octet-stream)."""
+"""Reading a raw upload body with a size cap (files arrive as application/octet-stream):
+small .tflite models into memory, .keras models and .npz datasets into a temporary file."""
 
 from __future__ import annotations
 
-from fastapi import Request
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import anyio
+from fastapi import Request, Response
+from fastapi.concurrency import run_in_threadpool
 
 from service.api.errors import api_error
 from service.db.blobs import NotATfliteFile, check_tflite
+from service.settings import Settings
+from service.uploads.catalog import INCOMING_DIR
+from service.uploads.errors import UploadRejected
+from service.uploads.intake import ReceivedFile
+
+
+class _HasId(Protocol):
+    id: str
+
+
+Stored = TypeVar("Stored", bound=_HasId)
+
+
+def octet_stream_body(description: str) -> dict[str, Any]:
+    """`openapi_extra` for an operation whose body is a file's raw bytes (FastAPI cannot
+    infer it from a handler that reads request.stream())."""
+    return {
+        "requestBody": {
+            "required": True,
+            "description": description,
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    }
 
 
 async def read_tflite_body(request: Request, max_bytes: int) -> bytes:
     """The request body, refused with 413 past `max_bytes` and 422 unless it is a .tflite."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise _too_large(max_bytes)
+    _refuse_declared_length(request, max_bytes)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -28,6 +61,72 @@ async def read_tflite_body(request: Request, max_bytes: int) -> bytes:
     except NotATfliteFile as exc:
         raise api_error(422, str(exc)) from None
     return data
+
+
+@asynccontextmanager
+async def body_in_temp_file(request: Request, max_bytes: int, directory: Path, filename: str) -> AsyncIterator[ReceivedFile]:
+    """Stream the request body into `directory`/<new temporary dir>/`filename`, hashing it
+    on the way; refused with 413 past `max_bytes` and 422 when empty. The temporary
+    directory, and whatever is still in it, is removed when the block ends."""
+    _refuse_declared_length(request, max_bytes)
+    directory.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="upload-", dir=directory))
+    try:
+        path = workdir / filename
+        digest = hashlib.sha256()
+        size = 0
+        with open(path, "wb") as out:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > max_bytes:  # a missing or lying Content-Length
+                    raise _too_large(max_bytes)
+                digest.update(chunk)
+                out.write(chunk)
+            out.flush()
+            await run_in_threadpool(os.fsync, out.fileno())
+        if size == 0:
+            raise api_error(422, f"empty body: send the {Path(filename).suffix} file's bytes as application/octet-stream")
+        yield ReceivedFile(path=path, sha256=digest.hexdigest(), size=size)
+    finally:
+        await run_in_threadpool(shutil.rmtree, workdir, True)
+
+
+async def take_upload(
+    request: Request,
+    response: Response,
+    settings: Settings,
+    filename: str,
+    accept: Callable[[ReceivedFile], tuple[Stored, bool]],
+) -> Stored:
+    """Receive the body as data_dir/incoming/.../`filename`, hand it to `accept` in a worker
+    thread; 201 with Location for a new record, 200 for one stored before. A refusal
+    (UploadRejected) becomes its problem response; the temporary file goes either way."""
+    incoming = settings.data_dir / INCOMING_DIR
+    async with body_in_temp_file(request, settings.max_upload_bytes, incoming, filename) as upload:
+        limiter = _inspection_limiter(request, settings.max_concurrent_inspections)
+        try:
+            record, created = await anyio.to_thread.run_sync(accept, upload, limiter=limiter)
+        except UploadRejected as exc:
+            raise api_error(exc.status, str(exc)) from None
+    response.status_code = 201 if created else 200
+    response.headers["Location"] = f"{request.url.path}/{record.id}"
+    return record
+
+
+def _inspection_limiter(request: Request, tokens: int) -> anyio.CapacityLimiter:
+    """At most `tokens` uploads are checked and loaded at once (each load is a child process
+    of a few GB); the others wait here, without holding one of the threads that serve
+    the server's other blocking handlers."""
+    limiter = getattr(request.app.state, "upload_inspection_limiter", None)
+    if limiter is None:
+        limiter = request.app.state.upload_inspection_limiter = anyio.CapacityLimiter(tokens)
+    return limiter
+
+
+def _refuse_declared_length(request: Request, max_bytes: int) -> None:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise _too_large(max_bytes)
 
 
 def _too_large(max_bytes: int):

@@ -30,3 +30,39 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
 
 def data_spec(args: argparse.Namespace) -> DataSpec:
     return DataSpec(args.data, args.image_size, args.channels)
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("NetAdapt schedule")
+    g.add_argument("--init-reduction-ratio", type=float, default=0.025,
+                   help="fraction of the baseline cost removed in the first iteration")
+    g.add_argument("--decay", type=float, default=0.96, help="the step shrinks by this factor per iteration")
+    g.add_argument("--max-iterations", type=int, default=100)
+    g.add_argument("--channel-step", type=int, default=8, help="channel counts stay multiples of this")
+    g.add_argument("--saliency", choices=("l1", "l2", "apoz"), default="l1")
+    g.add_argument("--selection", choices=("max_accuracy", "min_drop_per_cost"), default="max_accuracy")
+
+
+def add_training_arguments(parser: argparse.ArgumentParser) -> None:
+    t = parser.add_argument_group("fine-tuning")
+    t.add_argument("--short-term-steps", type=int, default=100, help="fine-tune steps per proposal")
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--learning-rate", type=float, default=1e-3)
+    t.add_argument("--holdout", type=float, default=0.15, help="fraction (<1) or count of training samples")
+    t.add_argument("--long-term-epochs", type=int, default=10, help="final fine-tune epochs")
+    t.add_argument("--long-term-learning-rate", type=float, default=3e-4)
+    t.add_argument("--augment", action="store_true", help="random flips and crops while fine-tuning")
+    t.add_argument("--seed", type=int, default=0)
+
+
+ENGINE_FIELDS = ("init_reduction_ratio", "decay", "max_iterations", "channel_step", "saliency", "selection")
+TRAINING_FIELDS = ("short_term_steps", "batch_size", "learning_rate", "holdout", "long_term_epochs",
+                   "long_term_learning_rate", "augment", "seed")
+
+
+def engine_options(args: argparse.Namespace) -> dict[str, object]:
+    return {name: getattr(args, name) for name in ENGINE_FIELDS}
+
+
+def training_options(args: argparse.Namespace) -> dict[str, object]:
+    return {name: getattr(args, name) for name in TRAINING_FIELDS}

@@ -37,7 +37,7 @@ class RunProgressView:
     def __exit__(self, *exc: object) -> None:
         self.progress.__exit__(*exc)
 
-    def _say(self, text: str) -> None:
+    def say(self, text: str) -> None:
         # Printed lines survive in logs; the bar shows the same live in a terminal.
         self.console.print(text, highlight=False)
 
@@ -48,8 +48,8 @@ class RunProgressView:
         kind = event["event"]
         if kind == "baseline_measured":
             self.baseline, self.budget = event["cost"], event["budget_cost"]
-            self._say(
-                f"baseline cost {_cost(event['cost'])}, budget {_cost(event['budget_cost'])} "
+            self.say(
+                f"baseline cost {format_cost(event['cost'])}, budget {format_cost(event['budget_cost'])} "
                 f"({self._ratio(event['budget_cost'])}), holdout accuracy {event['holdout_accuracy']:.4f}"
             )
         elif kind == "iteration_started":
@@ -61,7 +61,7 @@ class RunProgressView:
                 detail="",
             )
         elif kind == "step_halved":
-            self._say(f"iteration {event['iteration']}: no layer met the target; step halved")
+            self.say(f"iteration {event['iteration']}: no layer met the target; step halved")
         elif kind == "proposal_finished":
             self.progress.update(
                 self.task,
@@ -69,44 +69,46 @@ class RunProgressView:
                 detail=f"best holdout {event['best_accuracy']:.4f}",
             )
             if not self.live:
-                self._say(
+                self.say(
                     f"  iteration {event['iteration']} proposal {event['proposals_done']}/"
                     f"{event['proposals_total']}: {event['group']} holdout {event['holdout_accuracy']:.4f}"
                 )
         elif kind == "iteration_finished":
-            self._say(
+            self.say(
                 f"iteration {event['iteration']}: kept {event['kept_group']}, cost "
                 f"{self._ratio(event['cost'])} of baseline, holdout {event['holdout_accuracy']:.4f}"
             )
         elif kind == "finalizing":
             self.progress.update(self.task, description="long-term fine-tune", total=None, detail="")
-            self._say(f"stopped ({event['stop_reason']}) after {event['iterations']} iterations; long-term fine-tune ...")
+            self.say(f"stopped ({event['stop_reason']}) after {event['iterations']} iterations; long-term fine-tune ...")
         elif kind == "waiting_for_measurements":
             what = "whole-model measurement" if event["kind"] == "model" else "layer measurements"
-            self._say(f"waiting for {event['jobs']} {what} from the device agent ...")
+            self.say(f"waiting for {event['jobs']} {what} from the device agent ...")
         elif kind == "finished":
             self.progress.update(self.task, description="done", detail="")
 
 
-def _cost(value: float) -> str:
+def format_cost(value: float) -> str:
     """Counts (MACs, instructions) as integers, milliseconds with their digits."""
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
-def print_summary(console: Console, report: dict[str, Any], out_dir: Path) -> None:
+def print_summary(console: Console, report: dict[str, Any], out_dir: Path | None = None) -> None:
     s = report["summary"]
     base, final = s["baseline_cost"], s["final_cost"]
     table = Table(title=f"NetAdapt ({report['metric']}) - {s['stop_reason']}")
     for col in ("", "cost", "of baseline", "holdout acc", "test acc"):
         table.add_column(col, justify="right")
-    table.add_row("baseline", _cost(base), "100.0%", f"{s['baseline_holdout_accuracy']:.4f}",
-                  f"{report.get('baseline_test_accuracy', float('nan')):.4f}")
+    baseline_test = report.get("baseline_test_accuracy")
+    table.add_row("baseline", format_cost(base), "100.0%", f"{s['baseline_holdout_accuracy']:.4f}",
+                  f"{baseline_test:.4f}" if baseline_test is not None else "")
     for it in report["iterations"]:
         kept = it["kept"]
         table.add_row(f"iter {it['index']}: {kept['group']} -> {kept['channels']}",
-                      _cost(kept['cost']), f"{kept['cost'] / base:.1%}",
+                      format_cost(kept['cost']), f"{kept['cost'] / base:.1%}",
                       f"{kept['holdout_accuracy']:.4f}", "")
-    table.add_row("final", _cost(final), f"{final / base:.1%}", f"{s['final_holdout_accuracy']:.4f}",
+    table.add_row("final", format_cost(final), f"{final / base:.1%}", f"{s['final_holdout_accuracy']:.4f}",
                   f"{s['test_accuracy']:.4f}" if s["test_accuracy"] is not None else "")
     console.print(table)
-    console.print(f"wrote {out_dir}/history.json, {out_dir}/final.keras, {out_dir}/final.tflite")
+    if out_dir is not None:
+        console.print(f"wrote {out_dir}/history.json, {out_dir}/final.keras, {out_dir}/final.tflite")

@@ -12,6 +12,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=None, help="default: NETADAPT_PORT or 8000")
     p.add_argument("--data-dir", type=Path, default=None, help="default: NETADAPT_DATA_DIR")
     p.add_argument("--dev", action="store_true", help="dev mode: allows the built-in default secrets")
+    p.add_argument("--with-agent", metavar="BACKEND", default=None,
+                   help="also run a device agent on this machine (e.g. host-latency, host-instructions)")
     p.set_defaults(handler=run, needs_tensorflow=False)
 
 
@@ -22,7 +24,15 @@ def run(args: argparse.Namespace) -> int:
     from service.cli.errors import CommandError
     from service.settings import Settings
 
-    overrides = {k: v for k, v in {"host": args.host, "port": args.port, "data_dir": args.data_dir}.items() if v is not None}
+    if args.with_agent is not None:
+        from device_agent.cli import all_backend_names
+
+        if args.with_agent not in all_backend_names():
+            raise CommandError(
+                f"unknown agent backend '{args.with_agent}'; use one of {', '.join(all_backend_names())}"
+            )
+    given = {"host": args.host, "port": args.port, "data_dir": args.data_dir, "embedded_agent": args.with_agent}
+    overrides = {k: v for k, v in given.items() if v is not None}
     if args.dev:
         overrides["dev_mode"] = True
     try:

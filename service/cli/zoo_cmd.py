@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from service.cli.options import add_data_arguments, data_spec
+from service.pruning.options import DataSpec
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,7 +37,20 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_train(args: argparse.Namespace) -> int:
+def train_zoo_model(
+    name: str,
+    spec: DataSpec,
+    out: Path,
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    learning_rate: float = 2e-3,
+    augment: bool = False,
+    seed: int = 0,
+    alpha: float | None = None,
+) -> float:
+    """Build zoo model `name` for the dataset, train it from scratch, save it to `out`
+    (a .keras path); return its test accuracy."""
     from service.pruning.offline_run import RunInputError
     from service.training.datasets import load_dataset
     from service.training.export import save_keras
@@ -43,31 +58,30 @@ def run_train(args: argparse.Namespace) -> int:
     from service.training.seeding import set_seeds
     from service.zoo import ZOO, build
 
-    if args.name not in ZOO:
-        raise RunInputError(f"unknown zoo model '{args.name}'; choose one of {', '.join(ZOO)}")
-    if args.out.suffix != ".keras":
-        raise RunInputError(f"--out must end in .keras, got {args.out}")
-    spec = data_spec(args)
+    if name not in ZOO:
+        raise RunInputError(f"unknown zoo model '{name}'; choose one of {', '.join(ZOO)}")
+    if out.suffix != ".keras":
+        raise RunInputError(f"--out must end in .keras, got {out}")
     dataset = load_dataset(spec.source, image_size=spec.image_size, channels=spec.channels)
-    set_seeds(args.seed)
-    kwargs = {"input_shape": dataset.input_shape, "num_classes": dataset.num_classes}
-    if args.alpha is not None:
-        kwargs["alpha"] = args.alpha
-    model = build(args.name, **kwargs)
-    print(f"training {args.name} on {dataset!r} for {args.epochs} epochs ...", flush=True)
+    set_seeds(seed)
+    kwargs: dict[str, Any] = {"input_shape": dataset.input_shape, "num_classes": dataset.num_classes}
+    if alpha is not None:
+        kwargs["alpha"] = alpha
+    model = build(name, **kwargs)
+    print(f"training {name} on {dataset!r} for {epochs} epochs ...", flush=True)
     summary = train(
-        model,
-        dataset,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        seed=args.seed,
-        augment=args.augment,
+        model, dataset, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
+        augment=augment,
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    save_keras(model, args.out)
-    print(
-        f"test accuracy {summary.test_accuracy:.4f} after {summary.seconds:.1f} s; "
-        f"saved {args.out}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_keras(model, out)
+    print(f"test accuracy {summary.test_accuracy:.4f} after {summary.seconds:.1f} s; saved {out}")
+    return summary.test_accuracy
+
+
+def run_train(args: argparse.Namespace) -> int:
+    train_zoo_model(
+        args.name, data_spec(args), args.out, epochs=args.epochs, batch_size=args.batch_size,
+        learning_rate=args.learning_rate, augment=args.augment, seed=args.seed, alpha=args.alpha,
     )
     return 0

@@ -19,17 +19,13 @@ whose cost we estimate or measure must go through the same conversion:
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import os
-import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
 import numpy as np
 
-from service.quiet_tf import import_tensorflow_quietly, stderr_silenced
+from service.quiet_tf import converter_output_silenced, import_tensorflow_quietly
 
 DeviceDtype = Literal["float32", "int8"]
 DEVICE_DTYPES: tuple[str, ...] = ("float32", "int8")
@@ -62,7 +58,7 @@ def to_device_tflite(
     samples = _calibration_samples(input_shapes, representative) if dtype == "int8" else None
     if dtype != "int8" and representative is not None:
         raise ValueError("representative inputs are only used for dtype='int8'")
-    with warnings.catch_warnings(), _converter_output_silenced():
+    with warnings.catch_warnings(), converter_output_silenced():
         # Asked for because the inputs are quantized; the calibration pass supplies them.
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
         converter = tf.lite.TFLiteConverter.from_concrete_functions(
@@ -139,26 +135,3 @@ def _calibration_samples(
 def _calibration_batches(samples: list[np.ndarray]) -> Iterator[list[np.ndarray]]:
     for index in range(len(samples[0])):
         yield [array[index : index + 1] for array in samples]
-
-
-@contextlib.contextmanager
-def _converter_output_silenced() -> Iterator[None]:
-    """Freezing and converting print grappler sessions, calibration settings and a
-    deprecation notice for the conversion path we chose on purpose, partly straight to file
-    descriptors 1 and 2 below Python's sys.stdout. Errors still arrive as exceptions."""
-    absl_logger = logging.getLogger("absl")
-    absl_level = absl_logger.level
-    sys.stdout.flush()
-    saved = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        absl_logger.setLevel(logging.ERROR)
-        with stderr_silenced(), open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
-            yield
-    finally:
-        absl_logger.setLevel(absl_level)
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 
-from latency_tables.db import create_all, make_engine, make_session_factory
+from latency_tables.db import make_engine, make_session_factory
 
 
 @dataclass
@@ -18,15 +18,20 @@ class Database:
     sessions: sessionmaker[Session]
 
     @classmethod
-    def connect(cls, url: str) -> Database:
-        """Open `url` and create any missing tables (no migrations yet)."""
-        # Registers the service's tables on Base (the store's own are in latency_tables).
-        import service.db.models  # noqa: F401
-        import service.db.runs  # noqa: F401
-        import service.db.uploads  # noqa: F401
+    def connect(cls, url: str, *, migrate: bool = True) -> Database:
+        """Open `url` (SQLite or PostgreSQL) and migrate it to the newest schema revision
+        (service.db.migrations; an empty database gets every table). `migrate=False`
+        leaves the schema alone (a second process on a database the server migrated)."""
+        from service.db.migrations import metadata, upgrade
 
+        metadata()  # registers every table on Base before the first query
         engine = make_engine(url)
-        create_all(engine)
+        if migrate:
+            try:
+                upgrade(engine)
+            except BaseException:
+                engine.dispose()
+                raise
         return cls(engine=engine, sessions=make_session_factory(engine))
 
     def session(self) -> Session:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from service.netadapt import JsonFileStore, NetAdaptConfig, NetAdaptEngine, build_report
+from service.netadapt.interfaces import CheckpointStore
 from service.pruning import run_layout as layout
 from service.pruning.options import DataSpec, TrainingOptions
 
@@ -39,6 +40,10 @@ class OfflineRunRequest:
     server: str | None = None  # lookup-table service, for measured metrics
     device: str | None = None  # device profile id on that server
     api_token: str | None = None
+    # Where proposals run: "local" | "ray" | None (ray when RAY_ADDRESS is set; see
+    # service.executors.selection). Not a run setting: a run may resume on another.
+    executor: str | None = None
+    ray_address: str | None = None
 
     @property
     def measured(self) -> bool:
@@ -223,10 +228,16 @@ def _measured_estimator(request: OfflineRunRequest, graph: Any, progress: Any) -
 
 
 def run_offline(
-    request: OfflineRunRequest, progress: Callable[[dict[str, Any]], None] | None = None
+    request: OfflineRunRequest,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+    store: CheckpointStore | None = None,
 ) -> dict[str, Any]:
-    """Run (or resume) NetAdapt as asked; return the report also written to history.json."""
-    from service.executors.local import LocalProcessExecutor, default_workers
+    """Run (or resume) NetAdapt as asked; return the report also written to history.json.
+
+    `store` keeps the engine's checkpoint (default: state.json in the run directory; the
+    server keeps it in its database)."""
+    from service.executors.local import default_workers
+    from service.executors.selection import choose_executor, make_executor
     from service.pruning.analytic_cost import ANALYTIC_METRICS, AnalyticEstimator
     from service.pruning.data import load_run_data
     from service.pruning.keras_network import KerasNetwork
@@ -245,6 +256,10 @@ def run_offline(
             f"metric '{request.metric}' is measured on a device: pass --server URL and "
             "--device PROFILE_ID (see `netadapt serve` and `netadapt-agent`)"
         )
+    try:
+        choice = choose_executor(request.executor, request.ray_address)
+    except ValueError as exc:
+        raise RunInputError(str(exc)) from exc
     resuming = _prepare_run_dir(request)
     model = load_keras_file(
         request.out_dir / layout.BASELINE_MODEL if resuming else request.model_path
@@ -270,12 +285,13 @@ def run_offline(
         _start_run_dir(request, model)
     run_dir = request.out_dir
     network = KerasNetwork(run_dir, request.data, request.options)
-    if request.measured and not resuming:
-        # Calibrates the table's sum against the real device before any target is set.
-        estimator.measure_whole(graph.channel_config(), str(run_dir / layout.BASELINE_MODEL))
+    store = store or JsonFileStore(run_dir / layout.STATE_FILE)
+    if request.measured and (store.load() or {}).get("baseline") is None:
+        # Calibrates the table's sum against the real device before any target is set
+        # (also when a crash came before the engine recorded its baseline).
+        estimator.measure_whole(graph.channel_config(), layout.BASELINE_MODEL)
     baseline_test_accuracy = network.evaluate_test(layout.BASELINE_MODEL)
     keeper = _ArtifactKeeper(run_dir)
-    store = JsonFileStore(run_dir / layout.STATE_FILE)
     workers = request.workers or default_workers()
     context = ProposalContext(str(run_dir), request.data, request.options)
     threads = max(1, default_workers() // workers)
@@ -288,8 +304,8 @@ def run_offline(
         if progress is not None:
             progress(event)
 
-    with LocalProcessExecutor(
-        run_proposal, context, workers=workers, initializer=limit_threads, initargs=(threads,)
+    with make_executor(
+        choice, run_proposal, context, workers=workers, threads=threads, initializer=limit_threads
     ) as executor:
         engine = NetAdaptEngine(
             network,

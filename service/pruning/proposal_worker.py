@@ -29,8 +29,11 @@ def proposal_seed(base_seed: int, iteration: int, group: str) -> int:
 
 def limit_threads(threads: int) -> None:
     """Called once per worker process: N workers share the cores instead of each grabbing
-    all of them."""
+    all of them. Also: the worker dies with the process that started it."""
+    from service.executors.lifetime import die_with_parent
     from service.quiet_tf import import_tensorflow_quietly
+
+    die_with_parent()
 
     import_tensorflow_quietly()
     import tensorflow as tf

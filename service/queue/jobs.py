@@ -4,9 +4,17 @@ Every function here is one unit of work: it opens its own write transaction
 (`write_transaction`: BEGIN IMMEDIATE on SQLite), so a caller cannot accidentally
 split a read-check-write across transactions. Pass a session with no open transaction.
 
-Row locking for PostgreSQL lives in `_locked`: SELECT ... FOR UPDATE SKIP LOCKED lets
-many servers claim from one queue without handing a job out twice. SQLite ignores the
-clause; there the database-wide write lock of BEGIN IMMEDIATE does the same job.
+On PostgreSQL, where writers do not exclude each other, three kinds of lock do the job
+of SQLite's database-wide write lock (SQLite ignores all three):
+
+- claims and expiry: SELECT ... FOR UPDATE SKIP LOCKED (`_locked`) lets many agents and
+  servers claim from one queue at once without handing a job out twice, and without
+  waiting for rows another claim holds;
+- heartbeats, releases and results: FOR UPDATE on the one job row (`job_for_agent`),
+  so two reports of the same job cannot both see it unfinished;
+- enqueues: a transaction-scoped advisory lock per (profile, metric)
+  (`_lock_enqueues`), so concurrent identical requests merge into one job instead of
+  colliding on the open-job unique indexes (or deadlocking on each other's inserts).
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from latency_tables.db import utcnow, write_transaction
+from latency_tables.db import is_postgresql, is_sqlite, utcnow, write_transaction
 from latency_tables.signature import LayerSignature
 from latency_tables.store import lookup_entries, new_id
 from service.db.agents import AgentIdentity, mark_seen
@@ -31,6 +39,14 @@ _IN_CHUNK = 500
 def _locked(stmt: Select) -> Select:
     """Lock the selected job rows for this transaction, skipping rows others hold."""
     return stmt.with_for_update(skip_locked=True)
+
+
+def _lock_enqueues(session: Session, profile_id: str, metric: str) -> None:
+    """PostgreSQL: wait until no other transaction enqueues for (profile, metric); held
+    until commit. Claims and results never take it."""
+    if is_postgresql(session):
+        key = f"netadapt-enqueue:{profile_id}:{metric}"
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
 
 
 # ---- enqueue -------------------------------------------------------------------------
@@ -54,6 +70,7 @@ def enqueue_layer_jobs(
     if not by_digest:
         return {}
     with write_transaction(session):
+        _lock_enqueues(session, profile_id, metric)
         measured = lookup_entries(session, profile_id, metric, by_digest)
         missing = [d for d in by_digest if d not in measured]
         jobs = _open_layer_jobs(session, profile_id, metric, missing)
@@ -109,6 +126,7 @@ def enqueue_model_job(
     job is returned, keeping the estimate it was enqueued with.
     """
     with write_transaction(session):
+        _lock_enqueues(session, profile_id, metric)
         open_job = session.scalars(
             select(Job).where(
                 Job.profile_id == profile_id,
@@ -152,13 +170,17 @@ def claim_jobs(
     SKIP LOCKED on PostgreSQL).
     """
     now = now or utcnow()
-    # Most long-poll rounds find nothing; check with a cheap read before queueing up
-    # for the write lock.
-    with session.begin():
-        if session.scalar(_pending(profile_id).with_only_columns(Job.id).limit(1)) is None:
-            return []
+    if is_sqlite(session):
+        # Most long-poll rounds find nothing; check with a cheap read before queueing up
+        # for the database-wide write lock. (PostgreSQL's SKIP LOCKED select is that
+        # cheap read already, and waits for nobody.)
+        with session.begin():
+            if session.scalar(_pending(profile_id).with_only_columns(Job.id).limit(1)) is None:
+                return []
     with write_transaction(session):
         jobs = list(session.scalars(_locked(_pending(profile_id).order_by(Job.created_at, Job.id).limit(max_jobs))))
+        if not jobs:
+            return []
         for job in jobs:
             job.status = LEASED
             job.leased_by = agent_id
@@ -212,8 +234,9 @@ def release_job(session: Session, job_id: str, agent: AgentIdentity) -> tuple[Jo
 
 
 def job_for_agent(session: Session, job_id: str, agent: AgentIdentity) -> Job:
-    """The job, if it exists and belongs to the agent's device profile."""
-    job = session.get(Job, job_id)
+    """The job, if it exists and belongs to the agent's device profile; row-locked until the
+    caller's transaction ends (PostgreSQL), and read afresh, not from the session's cache."""
+    job = session.get(Job, job_id, with_for_update=True, populate_existing=True)
     if job is None:
         raise JobNotFound(job_id)
     if job.profile_id != agent.profile_id:

@@ -10,8 +10,6 @@ negligible next to the quantized convolutions that dominate latency.
 from __future__ import annotations
 
 import warnings
-import contextlib
-import io
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from latency_tables.atomic_files import atomic_target, write_bytes_atomically
+from service.quiet_tf import converter_output_silenced
 
 # Enough batches for stable per-tensor ranges; more only slows conversion.
 REPRESENTATIVE_SAMPLES = 100
@@ -60,7 +59,7 @@ def to_tflite(
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     elif dtype != "float32":
         raise ValueError(f"dtype must be 'float32' or 'int8', got {dtype!r}")
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), converter_output_silenced():
         # The converter asks for input statistics only because the float inputs get a
         # quantize op; the calibration pass supplies them, so the warning is noise.
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs")

@@ -42,7 +42,7 @@ def serve(data_dir: Path, port: int, **settings: Any) -> Iterator[str]:
     one, with a fresh database, where the agent expects the old one.
     """
     config = uvicorn.Config(
-        create_app(make_settings(data_dir, **settings)),
+        create_app(make_settings(data_dir, port=port, **settings)),
         host="127.0.0.1",
         port=port,
         log_level="warning",

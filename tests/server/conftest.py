@@ -3,6 +3,10 @@
 `live_server` is reusable by any test package: import it from here (or list this module
 in `pytest_plugins`). It yields a LiveServer with `base_url` and the `settings` it runs
 with (temp data dir, dev_mode, explicit tokens).
+
+`live_server` and `db_session` run every test that uses them twice: on SQLite and on
+PostgreSQL (tests/db/backends.py; the PostgreSQL test cluster comes from
+scripts/setup_test_env.sh). `database_url` gives a test its own empty database on each.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from sqlalchemy.orm import Session
 from latency_tables.db import make_engine, make_session_factory
 from service.app import create_app
 from service.settings import Settings
+from tests.db.backends import database_url, module_database_url  # noqa: F401  (fixtures)
 
 AGENT_TOKEN = "test-agent-token-0123456789"
 API_TOKEN = "test-api-token-0123456789"
@@ -67,6 +72,8 @@ def running_server(settings: Settings) -> Iterator[LiveServer]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))  # the kernel picks a free port; we keep the socket
     port = sock.getsockname()[1]
+    # The app's own workers call back on settings.port.
+    settings = settings.model_copy(update={"port": port})
     config = uvicorn.Config(create_app(settings), log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -85,20 +92,22 @@ def running_server(settings: Settings) -> Iterator[LiveServer]:
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """One server per test module (starting one costs ~0.3 s). Tests share its database:
-    give each test its own device profile (tests.server.helpers.device() does) instead
-    of assuming an empty server. Need other settings? Use `running_server`."""
-    with running_server(make_settings(tmp_path_factory.mktemp("server") / "data")) as server:
+def live_server(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -> Iterator[LiveServer]:  # noqa: F811
+    """One server per test module and database (starting one costs ~0.3 s). Tests share its
+    database: give each test its own device profile (tests.server.helpers.device() does)
+    instead of assuming an empty server. Need other settings? Use `running_server` (with
+    `database_url=database_url` to stay on both databases)."""
+    settings = make_settings(tmp_path_factory.mktemp("server") / "data", database_url=module_database_url)
+    with running_server(settings) as server:
         yield server
 
 
 @pytest.fixture
-def db_session(tmp_path: Path) -> Iterator[Session]:
-    """A session on a fresh SQLite file with the whole schema (store + service tables)."""
+def db_session(database_url: str) -> Iterator[Session]:  # noqa: F811
+    """A session on a fresh database (SQLite, then PostgreSQL) with the whole schema."""
     from service.db.session import Database
 
-    database = Database.connect(f"sqlite:///{tmp_path / 'queue.db'}")
+    database = Database.connect(database_url)
     try:
         with database.session() as session:
             yield session

@@ -215,10 +215,12 @@ def test_expired_lease(client: httpx.Client, agent: RegistrationReply, live_serv
     assert client.post(heartbeat_path(job["id"]), headers=bearer(agent)).status_code == 200
 
 
-def test_expired_lease_with_tiny_lease_seconds(tmp_path) -> None:
+def test_expired_lease_with_tiny_lease_seconds(tmp_path, database_url: str) -> None:
     from tests.server.conftest import make_settings, running_server
 
-    settings = make_settings(tmp_path / "data", lease_seconds=0.05, requeue_interval_seconds=0.1)
+    settings = make_settings(
+        tmp_path / "data", database_url=database_url, lease_seconds=0.05, requeue_interval_seconds=0.1
+    )
     with running_server(settings) as server, httpx.Client(base_url=server.base_url) as http:
         agent = register(http, "a", device())
         job = leased_job(http, agent)

@@ -1,10 +1,9 @@
-"""The job queue against SQLite: merging, atomic claims, expiry, idempotent results, release."""
+"""The job queue on SQLite and PostgreSQL: merging, atomic claims, expiry, idempotent results, release."""
 
 from __future__ import annotations
 
 import threading
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -106,8 +105,8 @@ def test_model_jobs_merge_while_open(db_session: Session) -> None:
     assert again.id == first.id and again.estimated == 2.0
 
 
-def test_claims_are_atomic_under_concurrency(tmp_path: Path) -> None:
-    database = Database.connect(f"sqlite:///{tmp_path / 'race.db'}")
+def test_claims_are_atomic_under_concurrency(database_url: str) -> None:
+    database = Database.connect(database_url)
     try:
         with database.session() as session:
             agents = [agent(session, f"agent-{i}") for i in range(4)]

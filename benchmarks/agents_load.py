@@ -1,0 +1,379 @@
+"""Many device agents against one server: results per second and lease latency.
+
+Starts the real server (`netadapt serve`, its own process) on 127.0.0.1 with a fresh
+database, enqueues measurement jobs through the API, then lets N simulated agents drain
+them: each agent is a real HTTP client (its own registration and secret) that leases
+jobs, and reports a result for each with the idempotent PUT, until the queue is empty.
+All agents measure one device profile, so they compete for the same queue (the claim
+path under contention is what is measured). Agents do no measuring: the figures are the
+server's and the database's.
+
+Afterwards the database is read directly to check that nothing was lost: every job is
+done exactly once (one accepted result, one table entry, status done). A job leased
+twice is not an error (its first lease expired while the server was overloaded, and the
+protocol hands it out again); the run counts them ("re-leased").
+
+    .venv/bin/python benchmarks/agents_load.py                      # N = 10, 50, 200, both DBs
+    .venv/bin/python benchmarks/agents_load.py --agents 50 --databases postgresql
+
+PostgreSQL: the test cluster of scripts/setup_test_env.sh (or --postgres-url, a role
+that may CREATE DATABASE); a database is created per run and dropped after it. The
+client side (all agents) is one asyncio process, sharing the machine with the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, func, select, text
+
+from latency_tables import LayerSignature
+from latency_tables.db import make_engine, make_session_factory, normalize_url
+from latency_tables.protocol import lease_path, register_path, result_path
+from latency_tables.store import TableEntry
+
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://netadapt:netadapt@127.0.0.1:55432/netadapt_test"
+DEVICE = {
+    "backend": "host-latency",
+    "cpu_model": "load-test-cpu",
+    "runtime_version": "ai-edge-litert 2.3.0",
+    "metric": "latency_ms",
+}
+
+
+def signature(index: int) -> LayerSignature:
+    """Distinct layer signatures: a 3x3 conv with `index + 1` output channels."""
+    return LayerSignature(
+        op="CONV_2D",
+        inputs=[(1, 16, 16, 8)],
+        output=(1, 16, 16, index + 1),
+        kernel=(3, 3),
+        stride=(1, 1),
+        padding="SAME",
+    )
+
+
+# ---- databases and the server ---------------------------------------------------------
+
+
+@contextmanager
+def fresh_database(kind: str, workdir: Path, postgres_url: str) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{(workdir / 'netadapt.db').as_posix()}"
+        return
+    admin = create_engine(normalize_url(postgres_url), isolation_level="AUTOCOMMIT", pool_size=1)
+    name = f"netadapt_load_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield normalize_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        for attempt in range(5):  # an autovacuum worker in the database can refuse FORCE briefly
+            try:
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                break
+            except Exception:
+                if attempt == 4:
+                    raise
+                time.sleep(0.5)
+        admin.dispose()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    base_url: str
+    agent_token: str
+    api_token: str
+    process: subprocess.Popen
+    log: Path
+
+
+@contextmanager
+def running_server(database_url: str, workdir: Path) -> Iterator[Server]:
+    port = free_port()
+    agent_token, api_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    env = {
+        **os.environ,
+        "NETADAPT_DATABASE_URL": database_url,
+        "NETADAPT_DATA_DIR": str(workdir / "data"),
+        "NETADAPT_AGENT_TOKEN": agent_token,
+        "NETADAPT_API_TOKEN": api_token,
+        "NETADAPT_HOST": "127.0.0.1",
+        "NETADAPT_PORT": str(port),
+    }
+    log = workdir / "server.log"
+    with open(log, "wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "service.cli", "serve"], env=env, stdout=sink, stderr=subprocess.STDOUT
+        )
+    server = Server(f"http://127.0.0.1:{port}", agent_token, api_token, process, log)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the server exited ({process.returncode}):\n{log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{server.base_url}/openapi.json", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not start in 60 s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.1)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# ---- the agents -----------------------------------------------------------------------
+
+
+@dataclass
+class AgentStats:
+    leased: list[str] = field(default_factory=list)
+    accepted: list[str] = field(default_factory=list)  # jobs whose result this agent set
+    lease_seconds: list[float] = field(default_factory=list)  # leases that returned jobs
+    empty_leases: int = 0
+    result_seconds: list[float] = field(default_factory=list)
+    agent_id: str = ""
+    transport_errors: int = 0
+
+
+@dataclass
+class Shared:
+    total: int
+    finished: int = 0
+    first_lease: float | None = None
+    last_result: float = 0.0
+
+
+async def agent_loop(server: Server, name: str, shared: Shared, max_jobs: int, deadline: float) -> AgentStats:
+    """One agent: its own HTTP client and connection, as a real agent process has."""
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=120) as client:
+        return await _agent_work(client, server, name, shared, max_jobs, deadline)
+
+
+async def _agent_work(
+    client: httpx.AsyncClient, server: Server, name: str, shared: Shared, max_jobs: int, deadline: float
+) -> AgentStats:
+    stats = AgentStats()
+    reply = await client.post(register_path(), json={"token": server.agent_token, "name": name, "device": DEVICE})
+    reply.raise_for_status()
+    agent_id, secret = reply.json()["agent_id"], reply.json()["secret"]
+    stats.agent_id = agent_id
+    headers = {"Authorization": f"Bearer {secret}"}
+    while shared.finished < shared.total:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{name}: the run took longer than its time limit")
+        started = time.perf_counter()
+        try:
+            response = await client.post(
+                lease_path(agent_id), json={"wait_seconds": 1.0, "max_jobs": max_jobs}, headers=headers
+            )
+        except httpx.TransportError:
+            # A lease whose reply was lost: its jobs come back when the lease expires.
+            stats.transport_errors += 1
+            continue
+        response.raise_for_status()
+        jobs = response.json()["jobs"]
+        if not jobs:
+            stats.empty_leases += 1
+            continue
+        stats.lease_seconds.append(time.perf_counter() - started)
+        if shared.first_lease is None:
+            shared.first_lease = started
+        for job in jobs:
+            stats.leased.append(job["id"])
+            put_started = time.perf_counter()
+            body = {"median": 1.0 + len(stats.leased), "spread": 0.0, "n": 3}
+            for attempt in range(3):  # the PUT is idempotent: a dropped connection is retried
+                try:
+                    result = await client.put(result_path(job["id"]), json=body, headers=headers)
+                    break
+                except httpx.TransportError:
+                    stats.transport_errors += 1
+                    if attempt == 2:
+                        raise
+            result.raise_for_status()
+            stats.result_seconds.append(time.perf_counter() - put_started)
+            if result.json()["accepted"]:
+                stats.accepted.append(job["id"])
+                shared.finished += 1
+            shared.last_result = time.perf_counter()
+    return stats
+
+
+async def drive(server: Server, agents: int, jobs: int, max_jobs: int, time_limit: float) -> tuple[str, list[AgentStats], Shared]:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as client:
+        api = {"Authorization": f"Bearer {server.api_token}"}
+        # One agent registers first so the profile exists, then the jobs are enqueued.
+        shared = Shared(total=jobs)
+        deadline = time.monotonic() + time_limit
+        reply = await client.post(register_path(), json={"token": server.agent_token, "name": "setup", "device": DEVICE})
+        reply.raise_for_status()
+        profile_id = reply.json()["profile_id"]
+        for start in range(0, jobs, 1000):
+            chunk = [signature(i).to_dict() for i in range(start, min(jobs, start + 1000))]
+            enqueued = await client.post(
+                f"/v1/profiles/{profile_id}/lookup", json={"metric": "latency_ms", "signatures": chunk}, headers=api
+            )
+            enqueued.raise_for_status()
+        stats = await asyncio.gather(
+            *(agent_loop(server, f"load-agent-{i}", shared, max_jobs, deadline) for i in range(agents))
+        )
+    return profile_id, list(stats), shared
+
+
+# ---- checks and report ----------------------------------------------------------------
+
+
+def check_exactly_once(database_url: str, profile_id: str, jobs: int, stats: list[AgentStats]) -> list[str]:
+    """Everything that is wrong (empty: every job done exactly once)."""
+    problems: list[str] = []
+    leased = [job_id for s in stats for job_id in s.leased]
+    accepted = [job_id for s in stats for job_id in s.accepted]
+    if len(accepted) != jobs or len(set(accepted)) != jobs:
+        problems.append(f"{len(accepted)} accepted results for {len(set(accepted))} of {jobs} jobs")
+    import service.db.models  # noqa: F401  (registers Job on the metadata)
+    from service.db.models import Job
+
+    engine = make_engine(database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            by_status = dict(session.execute(select(Job.status, func.count()).group_by(Job.status)).all())
+            if by_status != {"done": jobs}:
+                problems.append(f"job statuses {by_status}, expected {{'done': {jobs}}}")
+            by_job = {s_.accepted[i]: a for a, s_ in enumerate(stats) for i in range(len(s_.accepted))}
+            reported_by = dict(session.execute(select(Job.id, Job.result_agent_id)).all())
+            agent_ids = {a: agent_id for a, agent_id in enumerate(s_.agent_id for s_ in stats)}
+            wrong = sum(1 for job_id, a in by_job.items() if reported_by.get(job_id) != agent_ids[a])
+            if wrong:
+                problems.append(f"{wrong} jobs record another agent than the one whose result was accepted")
+            entries = session.scalar(
+                select(func.count(func.distinct(TableEntry.signature_digest))).where(TableEntry.profile_id == profile_id)
+            )
+            rows = session.scalar(select(func.count()).select_from(TableEntry).where(TableEntry.profile_id == profile_id))
+            if entries != jobs or rows != jobs:
+                problems.append(f"{rows} table entries ({entries} distinct) for {jobs} jobs")
+            job_ids = set(session.scalars(select(Job.id)))
+            if job_ids != set(leased):
+                problems.append(f"{len(job_ids - set(leased))} jobs never leased by an agent")
+    finally:
+        engine.dispose()
+    return problems
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_one(kind: str, agents: int, jobs: int, max_jobs: int, postgres_url: str, time_limit: float) -> dict:
+    workdir = Path(tempfile.mkdtemp(prefix=f"agents-load-{kind}-{agents}-"))
+    try:
+        with fresh_database(kind, workdir, postgres_url) as url, running_server(url, workdir) as server:
+            cpu_before = cpu_seconds(server.process.pid)
+            profile_id, stats, shared = asyncio.run(drive(server, agents, jobs, max_jobs, time_limit))
+            server_cpu = cpu_seconds(server.process.pid) - cpu_before
+            problems = check_exactly_once(url, profile_id, jobs, stats)
+    except BaseException:
+        log = workdir / "server.log"
+        if log.exists():
+            print(f"server log (last lines):\n{log.read_text()[-4000:]}", file=sys.stderr)
+        raise
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    elapsed = shared.last_result - (shared.first_lease or shared.last_result)
+    leases = [s for a in stats for s in a.lease_seconds]
+    puts = [s for a in stats for s in a.result_seconds]
+    return {
+        "db": kind,
+        "agents": agents,
+        "jobs": jobs,
+        "seconds": elapsed,
+        "results_per_s": jobs / elapsed if elapsed > 0 else float("nan"),
+        "lease_p50_ms": 1000 * statistics.median(leases),
+        "lease_p99_ms": 1000 * percentile(leases, 0.99),
+        "put_p99_ms": 1000 * percentile(puts, 0.99),
+        "empty_leases": sum(a.empty_leases for a in stats),
+        "transport_errors": sum(a.transport_errors for a in stats),
+        "re_leased": sum(len(a.leased) for a in stats) - len({j for a in stats for j in a.leased}),
+        "server_cpu_ms_per_result": 1000 * server_cpu / jobs,
+        "agents_with_work": sum(1 for a in stats if a.leased),
+        "problems": problems,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--agents", type=int, nargs="+", default=[10, 50, 200])
+    parser.add_argument("--databases", nargs="+", choices=("sqlite", "postgresql"), default=["sqlite", "postgresql"])
+    parser.add_argument("--jobs-per-agent", type=int, default=5, help="jobs = max(--min-jobs, this x agents)")
+    parser.add_argument("--min-jobs", type=int, default=500)
+    parser.add_argument("--max-jobs", type=int, default=1, help="jobs per lease (the device agent's default is 8)")
+    parser.add_argument("--time-limit", type=float, default=300, help="seconds one configuration may take")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("NETADAPT_TEST_POSTGRES_URL") or DEFAULT_POSTGRES_URL,
+        help="a PostgreSQL role that may CREATE DATABASE (default: the test cluster)",
+    )
+    args = parser.parse_args(argv)
+
+    print(f"{len(os.sched_getaffinity(0))} cores; server: 1 uvicorn process; agents: one asyncio client process; "
+          f"{args.max_jobs} job(s) per lease")
+    header = (f"{'db':<11}{'agents':>7}{'jobs':>7}{'seconds':>9}{'results/s':>11}{'lease p50 ms':>14}"
+              f"{'lease p99 ms':>14}{'PUT p99 ms':>12}{'server CPU ms/result':>22}{'re-leased':>11}  done exactly once")
+    print(header)
+    failed = False
+    for kind in args.databases:
+        for agents in args.agents:
+            jobs = max(args.min_jobs, args.jobs_per_agent * agents)
+            r = run_one(kind, agents, jobs, args.max_jobs, args.postgres_url, args.time_limit)
+            verdict = "yes" if not r["problems"] else "NO: " + "; ".join(r["problems"])
+            if r["transport_errors"]:
+                verdict += f" ({r['transport_errors']} dropped connections retried)"
+            failed |= bool(r["problems"])
+            print(f"{r['db']:<11}{r['agents']:>7}{r['jobs']:>7}{r['seconds']:>9.1f}{r['results_per_s']:>11.1f}"
+                  f"{r['lease_p50_ms']:>14.1f}{r['lease_p99_ms']:>14.1f}{r['put_p99_ms']:>12.1f}"
+                  f"{r['server_cpu_ms_per_result']:>22.1f}{r['re_leased']:>11}  {verdict}", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

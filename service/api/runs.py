@@ -1,0 +1,309 @@
+"""Pruning runs: create, list, follow (JSON event log and Server-Sent Events), cancel,
+resume, delete, download artifacts. Execution belongs to the supervisor (service.runs)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, StreamingResponse
+
+from latency_tables.store import get_profile
+from service.api.deps import ApiClient, DatabaseDep, SessionDep, SettingsDep
+from service.api.errors import api_error, problem_responses
+from service.api.run_schemas import ArtifactOut, IterationOut, ProposalOut, RunEventOut, RunOut, RunStatus
+from service.db.runs import TERMINAL_STATUSES, Run
+from service.netadapt import build_report
+from service.runs import repository
+from service.runs.artifacts import find_artifact, list_artifacts, run_dir
+from service.runs.history import iteration_rows, proposal_rows
+from service.runs.spec import MEASURED_METRICS, RunCreate
+from service.runs.supervisor import worker_log_path
+
+router = APIRouter(prefix="/runs", tags=["runs"], dependencies=[ApiClient], responses=problem_responses(401))
+
+SSE_POLL_SECONDS = 0.25
+SSE_KEEPALIVE_SECONDS = 15.0
+_RUN_404 = problem_responses(404, c404="No run with this id")
+
+
+def _existing(session: Any, run_id: str) -> Run:
+    run = repository.get_run(session, run_id)
+    if run is None:
+        raise api_error(404, f"no run {run_id!r}; GET /v1/runs lists the runs")
+    return run
+
+
+def _check_inputs(session: Any, spec: RunCreate) -> None:
+    """Everything a run needs must exist and fit before it is queued."""
+    from service.uploads import catalog
+
+    model = catalog.find_model(session, spec.model_id)
+    if model is None:
+        raise api_error(422, f"model_id: no model {spec.model_id!r}; upload the .keras file with POST /v1/models first")
+    analysis = catalog.model_analysis(model)
+    if not analysis.get("supported", False):
+        names = ", ".join(f"{u['layer']} ({u['class_name']})" for u in analysis.get("unsupported", [])[:5])
+        raise api_error(422, f"model_id: model {spec.model_id} has layers that cannot be pruned: {names}")
+    if not any(group.get("prunable") for group in analysis.get("groups", [])):
+        raise api_error(422, f"model_id: model {spec.model_id} has no prunable layers")
+    dataset = catalog.find_dataset(session, spec.dataset_id)
+    if dataset is None:
+        raise api_error(
+            422, f"dataset_id: no dataset {spec.dataset_id!r}; use 'digits' or upload an .npz with POST /v1/datasets"
+        )
+    classes = analysis.get("num_classes")
+    if classes is not None and dataset.num_classes is not None and dataset.num_classes > classes:
+        raise api_error(
+            422,
+            f"dataset_id: dataset {spec.dataset_id} has {dataset.num_classes} classes but the model's output "
+            f"has {classes}; use a dataset with at most {classes} classes",
+        )
+    if spec.device is not None:
+        profile = get_profile(session, spec.device)
+        if profile is None:
+            raise api_error(422, f"device: no device profile {spec.device!r}; GET /v1/profiles lists them")
+        if spec.metric in MEASURED_METRICS and profile.metric != spec.metric:
+            raise api_error(
+                422,
+                f"device: profile {spec.device} measures {profile.metric}, not {spec.metric}; pick a profile "
+                f"whose agent measures {spec.metric}",
+            )
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=RunOut,
+    responses={
+        200: {"model": RunOut, "description": "A run created earlier with the same Idempotency-Key and body"},
+        **problem_responses(409, 422, c409="Idempotency-Key reused with a different body"),
+    },
+)
+def create_run(
+    spec: RunCreate,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            max_length=255,
+            description="Retries with the same key and body return the same run instead of a new one",
+        ),
+    ] = None,
+) -> RunOut:
+    _check_inputs(session, spec)
+    try:
+        run, created = repository.create_run(session, spec, idempotency_key)
+    except repository.IdempotencyConflict as exc:
+        raise api_error(409, str(exc)) from None
+    if created:
+        request.app.state.run_supervisor.wake()
+    else:
+        response.status_code = 200
+    response.headers["Location"] = f"{request.url.path}/{run.id}"
+    return RunOut.of(run)
+
+
+@router.get("", response_model=list[RunOut], responses=problem_responses(422))
+def list_runs(
+    session: SessionDep,
+    status: Annotated[list[RunStatus] | None, Query(description="only runs in any of these states")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+) -> list[RunOut]:
+    return [RunOut.of(run) for run in repository.list_runs(session, status, limit, offset)]
+
+
+@router.get("/{run_id}", response_model=RunOut, responses=_RUN_404)
+def get_run(run_id: str, session: SessionDep) -> RunOut:
+    return RunOut.of(_existing(session, run_id))
+
+
+@router.get("/{run_id}/iterations", response_model=list[IterationOut], responses=_RUN_404)
+def list_iterations(run_id: str, session: SessionDep) -> list[IterationOut]:
+    return [IterationOut(**row) for row in iteration_rows(_existing(session, run_id).state)]
+
+
+@router.get("/{run_id}/proposals", response_model=list[ProposalOut], responses=_RUN_404)
+def list_proposals(
+    run_id: str,
+    session: SessionDep,
+    iteration: Annotated[int | None, Query(ge=0, description="only this iteration's proposals")] = None,
+) -> list[ProposalOut]:
+    return [ProposalOut(**row) for row in proposal_rows(_existing(session, run_id).state, iteration)]
+
+
+@router.get("/{run_id}/events", response_model=list[RunEventOut], responses=_RUN_404)
+def list_events(
+    run_id: str,
+    session: SessionDep,
+    after: Annotated[int, Query(ge=0, description="return events with seq > after")] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> list[RunEventOut]:
+    _existing(session, run_id)
+    return [_event_out(e) for e in repository.events_after(session, run_id, after, limit)]
+
+
+def _event_out(event: Any) -> RunEventOut:
+    return RunEventOut(seq=event.seq, at=event.at, type=event.type, data=event.data)
+
+
+@router.get(
+    "/{run_id}/events/stream",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "Server-Sent Events: `id: <seq>`, `event: <type>`, `data: <RunEventOut JSON>`; "
+            "the stream ends after the run's last event once it has finished, failed or been cancelled",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        **_RUN_404,
+    },
+)
+def stream_events(
+    run_id: str,
+    session: SessionDep,
+    database: DatabaseDep,
+    after: Annotated[int, Query(ge=0, description="start after this seq")] = 0,
+    last_event_id: Annotated[
+        str | None, Header(description="sent by EventSource on reconnect; overrides `after`")
+    ] = None,
+) -> StreamingResponse:
+    _existing(session, run_id)
+    session.commit()
+    start = int(last_event_id) if last_event_id and last_event_id.isdigit() else after
+    return StreamingResponse(
+        _event_stream(database, run_id, start),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _event_stream(database: Any, run_id: str, after: int) -> AsyncIterator[str]:
+    def poll(last: int) -> tuple[list[RunEventOut], bool]:
+        with database.session() as session:
+            run = repository.get_run(session, run_id)
+            events = [_event_out(e) for e in repository.events_after(session, run_id, last)]
+            return events, run is None or run.status in TERMINAL_STATUSES
+
+    idle = 0.0
+    yield "retry: 2000\n\n"
+    while True:
+        events, ended = await run_in_threadpool(poll, after)
+        for event in events:
+            after = event.seq
+            yield f"id: {event.seq}\nevent: {event.type}\ndata: {event.model_dump_json()}\n\n"
+        if ended and not events:
+            return
+        if events:
+            idle = 0.0
+            continue
+        await asyncio.sleep(SSE_POLL_SECONDS)
+        idle += SSE_POLL_SECONDS
+        if idle >= SSE_KEEPALIVE_SECONDS:
+            idle = 0.0
+            yield ": keep-alive\n\n"
+
+
+@router.post(
+    "/{run_id}/cancel",
+    status_code=202,
+    response_model=RunOut,
+    responses={**_RUN_404, **problem_responses(409, c409="The run has already ended")},
+)
+def cancel_run(run_id: str, request: Request, session: SessionDep) -> RunOut:
+    return _change_state(repository.request_cancel, run_id, request, session)
+
+
+@router.post(
+    "/{run_id}/resume",
+    status_code=202,
+    response_model=RunOut,
+    responses={**_RUN_404, **problem_responses(409, c409="Only cancelled or failed runs can be resumed")},
+)
+def resume_run(run_id: str, request: Request, session: SessionDep) -> RunOut:
+    return _change_state(repository.request_resume, run_id, request, session)
+
+
+def _change_state(change: Any, run_id: str, request: Request, session: Any) -> RunOut:
+    """Cancel or resume: 404 for unknown runs, 409 when the state does not allow it; the
+    supervisor looks at once."""
+    _existing(session, run_id)
+    try:
+        run = change(session, run_id)
+    except repository.RunStateError as exc:
+        raise api_error(409, str(exc)) from None
+    request.app.state.run_supervisor.wake()
+    return RunOut.of(run)
+
+
+@router.delete(
+    "/{run_id}",
+    status_code=204,
+    response_class=Response,
+    responses={**_RUN_404, **problem_responses(409, c409="The run is still active; cancel it first")},
+)
+def delete_run(run_id: str, session: SessionDep, settings: SettingsDep) -> Response:
+    import shutil
+
+    _existing(session, run_id)
+    try:
+        repository.delete_run(session, run_id)
+    except repository.RunStateError as exc:
+        raise api_error(409, str(exc)) from None
+    shutil.rmtree(run_dir(settings.runs_dir, run_id), ignore_errors=True)
+    worker_log_path(settings, run_id).unlink(missing_ok=True)
+    return Response(status_code=204)
+
+
+@router.get("/{run_id}/report", responses={**_RUN_404, **problem_responses(409, c409="No report yet")})
+def get_report(run_id: str, session: SessionDep) -> dict[str, Any]:
+    """The engine's full history and summary (what `netadapt prune` writes to history.json)."""
+    run = _existing(session, run_id)
+    state = run.state
+    if state is None:
+        raise api_error(409, f"run {run_id} is {run.status} and has no history yet; follow its events")
+    report = build_report(state)
+    report["run"] = json.loads(RunOut.of(run).model_dump_json())
+    return report
+
+
+@router.get("/{run_id}/artifacts", response_model=list[ArtifactOut], responses=_RUN_404)
+def get_artifacts(run_id: str, request: Request, session: SessionDep, settings: SettingsDep) -> list[ArtifactOut]:
+    _existing(session, run_id)
+    base = str(request.url.path)
+    return [
+        ArtifactOut(
+            name=a.name, kind=a.kind, format=a.format, iteration=a.iteration, size_bytes=a.size_bytes,
+            url=f"{base}/{a.name}",
+        )
+        for a in list_artifacts(run_dir(settings.runs_dir, run_id))
+    ]
+
+
+@router.get(
+    "/{run_id}/artifacts/{name}",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "description": "The file",
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **problem_responses(404, c404="No such run or artifact (yet)"),
+    },
+)
+def download_artifact(run_id: str, name: str, session: SessionDep, settings: SettingsDep) -> FileResponse:
+    _existing(session, run_id)
+    artifact = find_artifact(run_dir(settings.runs_dir, run_id), name)
+    if artifact is None:
+        raise api_error(
+            404, f"run {run_id} has no artifact {name!r} (yet); GET /v1/runs/{run_id}/artifacts lists what it has"
+        )
+    media = "application/json" if artifact.format == "json" else "application/octet-stream"
+    return FileResponse(artifact.path, media_type=media, filename=artifact.name)

@@ -1,0 +1,159 @@
+"""What each page shows, read with the same repository functions the API uses.
+
+Plain dicts and lists, ready for the templates and for the charts' JSON.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from latency_tables import store
+from latency_tables.db import utcnow
+from service.api.run_schemas import RunOut
+from service.api.tables import get_profile as profile_detail
+from service.db.models import LEASED, PENDING
+from service.db.runs import RESUMABLE_STATUSES, RUN_STATUSES, Run
+from service.runs import repository
+from service.runs.artifacts import list_artifacts, run_dir
+from service.runs.history import iteration_rows, proposal_rows
+from service.settings import Settings
+
+CANCELLABLE = ("queued", "running")
+EVENT_LOG_LIMIT = 500
+HISTOGRAM_BINS = 12
+
+
+def duration(start: datetime | None, end: datetime | None) -> str:
+    if start is None:
+        return ""
+    seconds = max(0, int(((end or utcnow()) - start).total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}h {minutes:02d}m" if hours else (f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s")
+
+
+def run_summary(run: Run) -> dict[str, Any]:
+    out = RunOut.of(run)
+    return {
+        **out.model_dump(exclude={"request"}),
+        "duration": duration(run.started_at, run.finished_at),
+        "can_cancel": run.status in CANCELLABLE,
+        "can_resume": run.status in RESUMABLE_STATUSES,
+    }
+
+
+def runs_page(session: Session, status: str | None) -> dict[str, Any]:
+    statuses = [status] if status in RUN_STATUSES else None
+    runs = [run_summary(run) for run in repository.list_runs(session, statuses, limit=500)]
+    return {"runs": runs, "status": status if statuses else "", "statuses": RUN_STATUSES}
+
+
+def _groups(state: dict[str, Any] | None, iterations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if not state:
+        return []
+    original = dict(state.get("baseline", {}).get("groups", {}))
+    now = dict(iterations[-1]["group_channels"]) if iterations else dict(original)
+    return [{"group": g, "original": original[g], "now": now.get(g, original[g])} for g in original]
+
+
+def run_chart(run: dict[str, Any], iterations: list[dict[str, Any]], proposals: list[dict[str, Any]]) -> dict[str, Any]:
+    """Accuracy vs cost: every evaluated proposal, the kept path, the baseline, the budget."""
+    evaluated = [p for p in proposals if p["holdout_accuracy"] is not None]
+    return {
+        "metric": run["metric"],
+        "proposals": {
+            "x": [p["estimated_cost"] for p in evaluated],
+            "y": [p["holdout_accuracy"] for p in evaluated],
+            "text": [f"iteration {p['iteration']}: {p['group']} -> {p['channels']} ch" for p in evaluated],
+        },
+        "path": {
+            "x": [i["cost"] for i in iterations],
+            "y": [i["holdout_accuracy"] for i in iterations],
+            "text": [f"iteration {i['index']}: kept {i['kept_group']} -> {i['channels']} ch" for i in iterations],
+        },
+        "baseline": {"x": run["baseline_cost"], "y": run["baseline_accuracy"]},
+        "budget": run["budget_cost"],
+    }
+
+
+def run_page(session: Session, settings: Settings, run: Run) -> dict[str, Any]:
+    summary = run_summary(run)
+    state = run.state
+    iterations = iteration_rows(state)
+    proposals = proposal_rows(state)
+    for row in iterations:
+        row["proposal_rows"] = [p for p in proposals if p["iteration"] == row["index"]]
+    pending = [p for p in proposals if p["iteration"] >= len(iterations)]
+    events = repository.events_after(session, run.id, 0, limit=100_000)[-EVENT_LOG_LIMIT:]
+    groups = _groups(state, iterations)
+    return {
+        "run": summary,
+        "spec": run.request,
+        "iterations": iterations,
+        "pending": pending,
+        "groups": groups,
+        "events": [{"seq": e.seq, "at": e.at, "type": e.type, "data": e.data} for e in reversed(events)],
+        "last_seq": events[-1].seq if events else 0,
+        "artifacts": list_artifacts(run_dir(settings.runs_dir, run.id)),
+        "chart": run_chart(summary, iterations, proposals),
+        "channels": {
+            "groups": [g["group"] for g in groups],
+            "original": [g["original"] for g in groups],
+            "now": [g["now"] for g in groups],
+        },
+    }
+
+
+def devices_page(session: Session, settings: Settings) -> dict[str, Any]:
+    profiles = []
+    for profile in store.list_profiles(session):
+        detail = profile_detail(profile, session, settings).model_dump()
+        detail["queue_depth"] = detail["jobs"].get(PENDING, 0) + detail["jobs"].get(LEASED, 0)
+        profiles.append(detail)
+    return {"profiles": profiles, "offline_after": settings.offline_after_seconds}
+
+
+def histogram(values: list[float], bins: int = HISTOGRAM_BINS) -> dict[str, list[float]]:
+    """Counts of values in equal-width bins (percent error), for the error distribution."""
+    if not values:
+        return {"x": [], "y": []}
+    low, high = min(values), max(values)
+    if math.isclose(low, high):
+        return {"x": [low], "y": [len(values)]}
+    width = (high - low) / bins
+    counts = [0] * bins
+    for value in values:
+        counts[min(bins - 1, int((value - low) / width))] += 1
+    return {"x": [low + width * (i + 0.5) for i in range(bins)], "y": counts}
+
+
+def tables_page(session: Session) -> dict[str, Any]:
+    tables = []
+    for profile in store.list_profiles(session):
+        measurements = store.list_measurements(session, profile.id)
+        metrics = sorted({profile.metric, *(m.metric for m in measurements)})
+        for metric in metrics:
+            rows = [m for m in measurements if m.metric == metric]
+            paired = [m for m in rows if m.estimated is not None]
+            errors = [100.0 * m.relative_error for m in paired if m.relative_error is not None]
+            tables.append(
+                {
+                    "id": f"{profile.id}-{metric}",
+                    "profile": profile,
+                    "metric": metric,
+                    "entries": store.count_entries(session, profile.id, metric),
+                    "measurements": len(rows),
+                    "mean_abs_error": sum(abs(e) for e in errors) / len(errors) if errors else None,
+                    "scatter": {
+                        "x": [m.measured for m in paired],
+                        "y": [m.estimated for m in paired],
+                        "text": [f"model {m.model_sha256[:12]}" for m in paired],
+                    },
+                    "errors": histogram(errors),
+                }
+            )
+    return {"tables": tables}

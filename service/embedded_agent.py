@@ -1,0 +1,61 @@
+"""A device agent started by the server itself (`netadapt serve --with-agent BACKEND`).
+
+It is the ordinary `netadapt-agent` in a child process that talks to the server over
+loopback like any other agent; it dies with the server (PR_SET_PDEATHSIG).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+
+from service.executors.lifetime import die_with_parent
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddedAgent:
+    def __init__(self, settings: Settings, backend: str) -> None:
+        self.settings = settings
+        self.backend = backend
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = settings.data_dir / f"agent-{backend}.log"
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        command = [
+            sys.executable, "-m", "device_agent",
+            "--server", self.settings.internal_url,
+            "--backend", self.backend,
+            "--name", f"embedded-{self.backend}",
+            "--cache-dir", str(self.settings.data_dir / "agent-cache"),
+        ]  # fmt: skip
+        env = {**os.environ, "NETADAPT_AGENT_TOKEN": self.settings.agent_token}
+        with self.log_path.open("ab") as log_file:
+            self.process = subprocess.Popen(
+                command, env=env, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent,
+            )
+        log.info("embedded %s agent: pid %d, log %s", self.backend, self.process.pid, self.log_path)
+
+    def failure(self) -> str | None:
+        """Why the agent is not running (its exit code and last log line), or None."""
+        if self.process is None or self.process.poll() is None:
+            return None
+        lines = [line for line in self.log_path.read_text(errors="replace").splitlines() if line.strip()]
+        return f"exited with code {self.process.returncode}: {lines[-1] if lines else '(empty log)'}"
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM (the agent hands its leases back), then SIGKILL if it lingers."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()

@@ -1,0 +1,64 @@
+"""Iterations and proposals of a run, read from the engine's checkpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def iteration_rows(state: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if not state:
+        return []
+    rows = []
+    for iteration in state.get("iterations", []):
+        index, kept = iteration["index"], iteration["kept"]
+        rows.append(
+            {
+                "index": index,
+                "kept_group": kept["group"],
+                "channels": kept["channels"],
+                "cost": kept["cost"],
+                "holdout_accuracy": kept["holdout_accuracy"],
+                "group_channels": dict(iteration["channels"]),
+                "proposals": len(iteration["proposals"]),
+                "artifacts": [f"iter_{index:03d}.keras", f"iter_{index:03d}.tflite"],
+            }
+        )
+    return rows
+
+
+def proposal_rows(state: dict[str, Any] | None, iteration: int | None = None) -> list[dict[str, Any]]:
+    """Every proposal of finished iterations, then those of the iteration in progress."""
+    if not state:
+        return []
+    rows = []
+    for record in state.get("iterations", []):
+        if iteration is not None and record["index"] != iteration:
+            continue
+        for proposal in record["proposals"]:
+            rows.append(
+                {
+                    "iteration": record["index"],
+                    "group": proposal["group"],
+                    "channels": proposal["channels"],
+                    "estimated_cost": proposal["estimated_cost"],
+                    "holdout_accuracy": proposal["holdout_accuracy"],
+                    "finetune_seconds": proposal["finetune_seconds"],
+                    "kept": proposal["group"] == record["kept"]["group"],
+                }
+            )
+    pending = state.get("pending")
+    if pending and (iteration is None or pending["index"] == iteration):
+        for proposal in pending["proposals"]:
+            result = proposal.get("result") or {}
+            rows.append(
+                {
+                    "iteration": pending["index"],
+                    "group": proposal["group"],
+                    "channels": proposal["channels"],
+                    "estimated_cost": proposal["estimated_cost"],
+                    "holdout_accuracy": result.get("holdout_accuracy"),
+                    "finetune_seconds": result.get("finetune_seconds"),
+                    "kept": False,
+                }
+            )
+    return rows
