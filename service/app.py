@@ -72,9 +72,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+SHUTDOWN_GRACE_SECONDS = 5
+
+
 def serve(settings: Settings | None = None) -> None:
     """Run the server in the foreground on settings.host:settings.port."""
     import uvicorn
 
     settings = settings or get_settings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+    # Event streams stay open while runs go on: on shutdown, give them a few seconds, not
+    # forever (clients reconnect with Last-Event-ID).
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS
+    )

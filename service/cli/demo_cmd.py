@@ -52,10 +52,13 @@ class _ServerThread:
     def __init__(self, settings: Any) -> None:
         import uvicorn
 
-        from service.app import create_app
+        from service.app import SHUTDOWN_GRACE_SECONDS, create_app
 
         self.app = create_app(settings)
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=settings.port, log_level="warning")
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=settings.port, log_level="warning",
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="netadapt-server", daemon=True)
 

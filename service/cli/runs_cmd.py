@@ -173,7 +173,9 @@ def run_list(args: argparse.Namespace) -> int:
     with client(args) as api:
         runs = api.runs(status=args.status)
     table = Table(title=f"{len(runs)} run(s)")
-    for column in ("id", "status", "metric", "budget", "progress", "baseline -> current", "accuracy", "created"):
+    # Ids are what users copy into the next command: never wrapped or cut.
+    table.add_column("id", no_wrap=True, min_width=16)
+    for column in ("status", "metric", "budget", "progress", "baseline -> current", "accuracy", "created"):
         table.add_column(column)
     for run in runs:
         table.add_row(

@@ -36,7 +36,7 @@
     }
     const layout = {
       margin: { l: 60, r: 20, t: 10, b: 50 }, height: 340, legend: { orientation: "h", y: -0.2 },
-      xaxis: { title: { text: chart.metric + " (budget dashed)" } }, yaxis: { title: { text: "holdout accuracy" }, tickformat: ".0%" },
+      xaxis: { title: { text: chart.metric + " (budget dashed)" } }, yaxis: { title: { text: "holdout accuracy" }, tickformat: ".1%" },
       shapes: shapes,
     };
     return { traces: traces, layout: layout };
@@ -48,7 +48,7 @@
         { name: "original", type: "bar", x: channels.groups, y: channels.original, marker: { color: "#adb5bd" } },
         { name: "now", type: "bar", x: channels.groups, y: channels.now, marker: { color: "#1971c2" } },
       ],
-      layout: { barmode: "group", height: 340, margin: { l: 50, r: 20, t: 10, b: 90 }, legend: { orientation: "h", y: 1.1 },
+      layout: { barmode: "group", height: 340, margin: { l: 50, r: 20, t: 20, b: 60 }, legend: { orientation: "h", y: -0.2 },
         yaxis: { title: { text: "channels" } } },
     };
   }
