@@ -147,5 +147,5 @@ def run(args: argparse.Namespace) -> int:
                 f"budget {args.budget:.0%})"
             )
         print(f"artifacts: netadapt runs download {run_record['id']} --server {settings.internal_url}")
-        print(f"dashboard: {settings.internal_url}/ (while `netadapt serve --data-dir {args.data_dir}` runs)")
+        print(f"dashboard: {settings.internal_url}/ (serve it again with `netadapt serve --dev --data-dir {args.data_dir} --port {args.port}`)")
     return code
