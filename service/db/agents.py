@@ -14,7 +14,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from latency_tables.db import utcnow, write_transaction
@@ -45,6 +46,15 @@ def hash_secret(secret: str) -> str:
 
 def register_agent(session: Session, name: str, device: DeviceDescription) -> Registered:
     """Register `name` on `device`'s profile, or re-register it: same id, new secret."""
+    try:
+        return _register(session, name, device)
+    except IntegrityError:
+        # PostgreSQL: the same name registered concurrently won the insert; now it is
+        # there, this is a re-registration.
+        return _register(session, name, device)
+
+
+def _register(session: Session, name: str, device: DeviceDescription) -> Registered:
     with write_transaction(session):
         profile = get_or_create_profile(session, device)
         agent = session.scalars(select(Agent).where(Agent.profile_id == profile.id, Agent.name == name)).first()
@@ -74,6 +84,15 @@ def mark_seen(session: Session, agent_id: str, now: datetime | None = None) -> N
     agent = session.get(Agent, agent_id)
     if agent is not None:
         agent.last_heartbeat_at = now or utcnow()
+
+
+def count_job(session: Session, agent_id: str, counter: str) -> None:
+    """Add one to the agent's jobs_done or jobs_failed, in the database itself: two reports
+    of one agent in parallel transactions must not overwrite each other's increment."""
+    column = {"jobs_done": Agent.jobs_done, "jobs_failed": Agent.jobs_failed}[counter]
+    session.execute(
+        update(Agent).where(Agent.id == agent_id).values({column: column + 1}).execution_options(synchronize_session=False)
+    )
 
 
 def record_contact(session: Session, agent_id: str, now: datetime | None = None) -> None:

@@ -29,8 +29,8 @@ from sqlalchemy.orm import Session
 from latency_tables.db import is_postgresql, is_sqlite, utcnow, write_transaction
 from latency_tables.signature import LayerSignature
 from latency_tables.store import lookup_entries, new_id
-from service.db.agents import AgentIdentity, mark_seen
-from service.db.models import DONE, FAILED, LEASED, OPEN_STATUSES, PENDING, Agent, Job
+from service.db.agents import AgentIdentity, count_job, mark_seen
+from service.db.models import DONE, FAILED, LEASED, OPEN_STATUSES, PENDING, Job
 from service.queue.errors import JobConflict, JobNotFound, LeaseExpired
 
 _IN_CHUNK = 500
@@ -299,9 +299,7 @@ def _expired(now: datetime) -> Select:
 
 
 def _count_failure(session: Session, agent_id: str) -> None:
-    agent = session.get(Agent, agent_id)
-    if agent is not None:
-        agent.jobs_failed += 1
+    count_job(session, agent_id, "jobs_failed")
 
 
 # ---- reads ---------------------------------------------------------------------------

@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 
 from latency_tables.db import utcnow, write_transaction
 from latency_tables.store import StoredSignature, add_model_measurement, upsert_entry
-from service.db.agents import AgentIdentity, mark_seen
-from service.db.models import DONE, FAILED, Agent, Job
+from service.db.agents import AgentIdentity, count_job, mark_seen
+from service.db.models import DONE, FAILED, Job
 from service.queue.errors import InvalidResult
 from service.queue.jobs import job_for_agent, not_held_error
 
@@ -92,18 +92,15 @@ def record_result(
             return RecordOutcome(job, accepted=False, conflict=not same, entry_written=False)
 
         entry_written = False
-        counter = session.get(Agent, agent.id)
         if result.error is not None:
             job.status = FAILED
             job.failure_reason = f"agent {agent.id} could not measure it: {result.error}"
-            if counter is not None:
-                counter.jobs_failed += 1
+            count_job(session, agent.id, "jobs_failed")
         else:
             job.status = DONE
             job.failure_reason = None
             entry_written = _store_measurement(session, job, agent, result, now)
-            if counter is not None:
-                counter.jobs_done += 1
+            count_job(session, agent.id, "jobs_done")
         job.result_median = result.median
         job.result_spread = result.stored_spread()
         job.result_n = result.n

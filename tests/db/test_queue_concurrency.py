@@ -146,3 +146,35 @@ def test_postgresql_claims_skip_rows_another_claim_holds(postgres_database: Data
         holder.close()
     with database.session() as session:
         assert [j.id for j in claim_jobs(session, first.profile_id, first.id, 6, lease_seconds=LEASE)] == held
+
+
+def test_one_agent_reporting_in_parallel_loses_no_count(database: Database) -> None:
+    """Two connections of the same agent report different jobs at once: each report adds
+    its own one to jobs_done / jobs_failed (a read-modify-write in Python lost some)."""
+    [me] = agents(database, 1)
+    with database.session() as session:
+        jobs = enqueue_layer_jobs(session, me.profile_id, "latency_ms", [conv(c) for c in range(1, 25)], max_attempts=3)
+        with write_transaction(session):
+            for job in session.scalars(select(Job)):
+                job.add_lessee(me.id)
+    job_ids = sorted(jobs.values())
+    threads = 4
+
+    def report_share(i: int, session: Session) -> None:
+        for n, job_id in enumerate(job_ids[i::threads]):
+            error = "out of memory" if n == 0 else None
+            values = ResultValues(error=error) if error else ResultValues(median=1.0, n=3)
+            record_result(session, job_id, me, values)
+
+    in_threads(threads, report_share, database)
+    with database.session() as session:
+        agent = session.get(Agent, me.id)
+        assert (agent.jobs_done, agent.jobs_failed) == (len(job_ids) - threads, threads)
+
+
+def test_the_same_name_registering_at_once_is_one_agent(database: Database) -> None:
+    dev = device()
+    registered = in_threads(4, lambda i, session: register_agent(session, "twin", dev).agent.id, database)
+    assert len(set(registered)) == 1
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(Agent).where(Agent.name == "twin")) == 1
