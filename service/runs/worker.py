@@ -71,8 +71,9 @@ def export_iteration_tflites(directory: Path) -> None:
 
 
 def execute(run_id: str) -> int:
+    from service.cli.errors import user_message
     from service.db.session import Database
-    from service.pruning.offline_run import RunInputError, run_offline
+    from service.pruning.offline_run import run_offline
     from service.runs import repository
     from service.runs.artifacts import run_dir
     from service.runs.checkpoint import DatabaseCheckpointStore
@@ -99,17 +100,16 @@ def execute(run_id: str) -> int:
                 session, run_id, report["summary"], baseline_test_accuracy=report.get("baseline_test_accuracy")
             )
         return 0
-    except RunInputError as exc:
+    except Exception as exc:  # recorded on the run; a bug's traceback goes to the worker log
+        # The same split as the CLI: the user's to fix (bad input, an unreachable budget,
+        # a device that could not measure) is the message; anything else is a bug.
+        message = user_message(exc)
+        if message is None:
+            traceback.print_exc()
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            message = f"internal error ({type(exc).__name__}: {first}); see the worker log"
         with database.session() as session:
-            repository.mark_failed(session, run_id, str(exc))
-        return 0
-    except Exception as exc:  # record it on the run; the traceback goes to the worker log
-        traceback.print_exc()
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        with database.session() as session:
-            repository.mark_failed(
-                session, run_id, f"internal error ({type(exc).__name__}: {first}); see the worker log"
-            )
+            repository.mark_failed(session, run_id, message)
         return 0
     finally:
         database.dispose()

@@ -224,3 +224,15 @@ def test_the_runs_cli_lists_shows_follows_and_downloads(server, reference, tmp_p
     assert cancelled.returncode == 0 and new_id in cancelled.stdout
     wrong = run_cli("runs", "show", "nosuchrun", *common)
     assert wrong.returncode == 2 and "no run 'nosuchrun'" in wrong.stderr
+
+
+def test_a_run_that_cannot_reach_its_budget_fails_with_the_reason(api, model_id):
+    run = api.create_run({"model_id": model_id, **SMALL_RUN, "budget": 0.001})
+    final = api.wait(run["id"])
+    assert final["status"] == "failed"
+    assert "unreachable" in final["error"] and "internal error" not in final["error"], final["error"]
+    # A failed run can be resumed (it fails again for the same reason) and deleted.
+    assert api.resume(run["id"])["status"] == "queued"
+    assert api.wait(run["id"])["status"] == "failed"
+    api.delete(run["id"])
+    assert run["id"] not in [r["id"] for r in api.runs()]
