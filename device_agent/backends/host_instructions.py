@@ -40,13 +40,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Iterable
 
 from device_agent import device_info
 from device_agent.backends._callgrind_runner import INSTRUMENTATION_ERROR
 from device_agent.backends.base import Backend, Measurement
+from device_agent.backends.batch_process import run_batch_process, write_models
 from device_agent.backends.callgrind_output import CallgrindFormatError, instructions
 from device_agent.backends.reference_layer import REFERENCE_DESCRIPTION, reference_model
 from device_agent.text import one_line
@@ -61,7 +61,6 @@ _INVOKE_PATTERN = re.compile(r"\btflite::interpreter_wrapper::InterpreterWrapper
 RUNNER_SCRIPT = Path(__file__).with_name("_callgrind_runner.py")
 START_UP_SECONDS = 120.0  # Python + LiteRT start-up under valgrind, generously
 SECONDS_PER_MODEL = 300.0  # a whole model invoked twice under callgrind, generously
-STDERR_TAIL_CHARS = 400
 
 
 @functools.lru_cache(maxsize=1)
@@ -173,26 +172,14 @@ class HostInstructionsBackend(Backend):
         with tempfile.TemporaryDirectory(prefix="netadapt-callgrind-") as scratch:
             root = Path(scratch)
             model_dir, dump_dir, manifest = root / "models", root / "dumps", root / "manifest.jsonl"
-            model_dir.mkdir()
             dump_dir.mkdir()
-            names = [f"{i:05d}.tflite" for i in range(len(models))]
-            for name, model in zip(names, models):
-                (model_dir / name).write_bytes(model)
-            started = time.monotonic()
-            try:
-                process = subprocess.run(
-                    self.command(model_dir, dump_dir, manifest),
-                    capture_output=True,
-                    text=True,
-                    timeout=START_UP_SECONDS + SECONDS_PER_MODEL * len(models),
-                    env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-                )
-                failure = None if process.returncode == 0 else (
-                    f"valgrind exited with {process.returncode}: {_tail(process.stderr)}"
-                )
-            except subprocess.TimeoutExpired:
-                failure = "valgrind timed out"
-            seconds = time.monotonic() - started
+            names = write_models(model_dir, models)
+            failure, seconds = run_batch_process(
+                self.command(model_dir, dump_dir, manifest),
+                "valgrind",
+                START_UP_SECONDS + SECONDS_PER_MODEL * len(models),
+                {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+            )
             entries = _read_manifest(manifest)
             batch = {
                 "batch_models": len(models),
@@ -273,8 +260,3 @@ def _read_manifest(path: Path) -> dict[str, dict]:
             continue
         entries[entry["model"]] = entry
     return entries
-
-
-def _tail(text: str) -> str:
-    lines = [line for line in text.splitlines() if "XNNPACK delegate" not in line]
-    return one_line("\n".join(lines))[-STDERR_TAIL_CHARS:]

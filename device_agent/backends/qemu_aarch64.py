@@ -30,9 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import statistics
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Iterable
 
@@ -47,8 +45,8 @@ from device_agent.arm.setup import (
     qemu_version,
 )
 from device_agent.backends.base import Backend, Measurement
+from device_agent.backends.batch_process import run_batch_process, write_models
 from device_agent.backends.reference_layer import REFERENCE_DESCRIPTION, reference_model
-from device_agent.text import one_line
 from latency_tables.protocol import DeviceDescription
 
 log = logging.getLogger(__name__)
@@ -60,7 +58,6 @@ MARKER_SYSCALL = 0x4E41
 MARKER_COOKIE = int.from_bytes(b"NETADAPT", "big")
 START_UP_SECONDS = 180.0  # emulated Python + numpy + LiteRT, generously (measured ~5 s)
 SECONDS_PER_MODEL = 600.0  # a whole model invoked a few times under emulation, generously
-STDERR_TAIL_CHARS = 400
 
 
 class QemuAarch64Backend(Backend):
@@ -149,26 +146,15 @@ class QemuAarch64Backend(Backend):
         with tempfile.TemporaryDirectory(prefix="netadapt-qemu-") as scratch:
             root = Path(scratch)
             model_dir, manifest, counts = root / "models", root / "manifest.jsonl", root / "counts.txt"
-            model_dir.mkdir()
-            names = [f"{i:05d}.tflite" for i in range(len(models))]
-            for name, model in zip(names, models):
-                (model_dir / name).write_bytes(model)
-            started = time.monotonic()
-            try:
-                process = subprocess.run(
-                    self.command(model_dir, manifest, counts),
-                    capture_output=True,
-                    text=True,
-                    timeout=START_UP_SECONDS + SECONDS_PER_MODEL * len(models),
-                    env=self.guest_environment(),
-                    cwd=root,
-                )
-                failure = None if process.returncode == 0 else (
-                    f"qemu-aarch64 exited with {process.returncode}: {_tail(process.stderr)}"
-                )
-            except subprocess.TimeoutExpired:
-                failure = "qemu-aarch64 timed out"
-            batch = {"batch_models": len(models), "batch_seconds": round(time.monotonic() - started, 2), "core": self.core}
+            names = write_models(model_dir, models)
+            failure, seconds = run_batch_process(
+                self.command(model_dir, manifest, counts),
+                "qemu-aarch64",
+                START_UP_SECONDS + SECONDS_PER_MODEL * len(models),
+                self.guest_environment(),
+                cwd=root,
+            )
+            batch = {"batch_models": len(models), "batch_seconds": round(seconds, 2), "core": self.core}
             entries, null_tags = _read_manifest(manifest)
             tag_counts = read_counts(counts)
             overheads = [tag_counts[t] for t in null_tags if isinstance(tag_counts.get(t), int)]
@@ -265,8 +251,3 @@ def _read_manifest(path: Path) -> tuple[dict[str, dict], list[int]]:
         elif "model" in entry:
             entries[entry["model"]] = entry
     return entries, null_tags
-
-
-def _tail(text: str) -> str:
-    lines = [line for line in text.splitlines() if "XNNPACK delegate" not in line]
-    return one_line("\n".join(lines))[-STDERR_TAIL_CHARS:]
