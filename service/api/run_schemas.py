@@ -100,6 +100,9 @@ class IterationOut(BaseModel):
     group_channels: dict[str, int] = Field(description="channel count of every group after this iteration")
     proposals: int
     artifacts: list[str] = Field(description="names for GET /v1/runs/{id}/artifacts/{name}")
+    waypoint: float | None = Field(
+        None, description="the requested waypoint (engine.waypoints) this iteration landed on, if any"
+    )
 
 
 class ArtifactOut(BaseModel):

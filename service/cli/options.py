@@ -32,6 +32,15 @@ def data_spec(args: argparse.Namespace) -> DataSpec:
     return DataSpec(args.data, args.image_size, args.channels)
 
 
+def _float_list(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(item) for item in text.split(",") if item.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers like 0.75,0.6, got {text!r}"
+        ) from None
+
+
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("NetAdapt schedule")
     g.add_argument("--init-reduction-ratio", type=float, default=0.025,
@@ -41,6 +50,9 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--channel-step", type=int, default=8, help="channel counts stay multiples of this")
     g.add_argument("--saliency", choices=("l1", "l2", "apoz"), default="l1")
     g.add_argument("--selection", choices=("max_accuracy", "min_drop_per_cost"), default="max_accuracy")
+    g.add_argument("--waypoints", type=_float_list, default=(), metavar="B1,B2,...",
+                   help="intermediate budgets (same kind as --budget, e.g. 0.75,0.6) that the run "
+                   "lands on exactly on its way down; each is kept as an iteration model")
 
 
 def add_training_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,7 +67,8 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--seed", type=int, default=0)
 
 
-ENGINE_FIELDS = ("init_reduction_ratio", "decay", "max_iterations", "channel_step", "saliency", "selection")
+ENGINE_FIELDS = ("init_reduction_ratio", "decay", "max_iterations", "channel_step", "saliency", "selection",
+                 "waypoints")
 TRAINING_FIELDS = ("short_term_steps", "batch_size", "learning_rate", "holdout", "long_term_epochs",
                    "long_term_learning_rate", "augment", "seed")
 

@@ -77,6 +77,7 @@ class RunProgressView:
             self.say(
                 f"iteration {event['iteration']}: kept {event['kept_group']}, cost "
                 f"{self._ratio(event['cost'])} of baseline, holdout {event['holdout_accuracy']:.4f}"
+                + (f" (waypoint {event['waypoint']:g})" if event.get("waypoint") is not None else "")
             )
         elif kind == "finalizing":
             self.progress.update(self.task, description="long-term fine-tune", total=None, detail="")

@@ -16,7 +16,12 @@ from service.netadapt.interfaces import (
     PrunableNetwork,
 )
 from service.netadapt.saliency import choose_kept_channels
-from service.netadapt.schedule import budget_cost, iteration_target, step_size
+from service.netadapt.schedule import (
+    budget_cost,
+    iteration_target,
+    step_size,
+    waypoint_costs,
+)
 from service.netadapt.selection import (
     ProposalOutcome,
     ProposalScore,
@@ -54,4 +59,5 @@ __all__ = [
     "score_proposal",
     "select_proposal",
     "step_size",
+    "waypoint_costs",
 ]

@@ -19,6 +19,11 @@ class NetAdaptConfig:
 
     `budget` is a fraction of the baseline cost when `budget_kind` is "ratio" (0.5 = half
     the baseline's latency/MACs), or a cost in the estimator's unit when "absolute".
+
+    `waypoints` are intermediate budgets, in the same kind as `budget`, that the run lands on
+    exactly on its way down: the first iteration under each one aims at it rather than past
+    it, so its model is what a run to that budget would have ended with (before the final
+    fine-tune). Stored sorted from the largest (first reached) down.
     """
 
     budget: float
@@ -30,6 +35,7 @@ class NetAdaptConfig:
     saliency: str = "l1"
     selection: str = "max_accuracy"
     max_step_halvings: int = 3
+    waypoints: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         # Coerce so that 1 and 1.0 give the same config (and the same checkpoint contents).
@@ -83,9 +89,44 @@ class NetAdaptConfig:
                 f"max_step_halvings must be >= 0, got {self.max_step_halvings}; "
                 "use 0 to never retry an iteration with a smaller step"
             )
+        object.__setattr__(self, "waypoints", self._checked_waypoints())
+
+    def _checked_waypoints(self) -> tuple[float, ...]:
+        # JSON (settings files, checkpoints, the REST body) gives a list; a tuple keeps the
+        # config hashable and equal to the one it was saved from.
+        if not isinstance(self.waypoints, (list, tuple)):
+            raise ValueError(
+                f"waypoints must be a list of budgets, got {self.waypoints!r}; pass e.g. "
+                "waypoints=(0.75, 0.6) to also land on 75% and 60% of the baseline cost"
+            )
+        values = [_as_float("waypoint", w) for w in self.waypoints]
+        for value in values:
+            if self.budget_kind == "ratio" and not self.budget < value < 1.0:
+                raise ValueError(
+                    f"waypoint {value} is a ratio of the baseline cost and must be between the "
+                    f"budget {self.budget} and 1 (both excluded): the run passes it on the way "
+                    "down; drop it, or lower the budget below it"
+                )
+            if self.budget_kind == "absolute" and not value > self.budget:
+                raise ValueError(
+                    f"waypoint {value} must be above the absolute budget {self.budget}: the "
+                    "run passes it on the way down; drop it, or lower the budget below it"
+                )
+        duplicates = sorted({v for v in values if values.count(v) > 1}, reverse=True)
+        if duplicates:
+            raise ValueError(f"waypoints {duplicates} are given more than once; list each once")
+        return tuple(sorted(values, reverse=True))
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        # Plain JSON, so the dict equals itself after a save and load. Left out when empty
+        # so settings saved before waypoints existed (checkpoints, run directories, request
+        # fingerprints) still compare equal and resume.
+        if self.waypoints:
+            data["waypoints"] = list(self.waypoints)
+        else:
+            del data["waypoints"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NetAdaptConfig:

@@ -11,12 +11,13 @@ continues from there.
 
 Progress events are small dicts with an "event" key:
 
-    baseline_measured   cost, budget_cost, holdout_accuracy
+    baseline_measured   cost, budget_cost, waypoint_costs, holdout_accuracy
     step_halved         iteration, step, target (no group could meet the previous target)
     iteration_started   iteration, step, target, proposals_total, proposals_done, resumed
     proposal_finished   iteration, group, holdout_accuracy, proposals_done,
                         proposals_total, best_accuracy
-    iteration_finished  iteration, kept_group, cost, budget_cost, holdout_accuracy
+    iteration_finished  iteration, kept_group, cost, budget_cost, holdout_accuracy,
+                        waypoint (the configured waypoint it landed on, or None)
     finalizing          stop_reason, iterations
     finished            stop_reason, test_accuracy, final_model
 """
@@ -38,7 +39,7 @@ from service.netadapt.interfaces import (
     PrunableNetwork,
 )
 from service.netadapt.saliency import choose_kept_channels
-from service.netadapt.schedule import budget_cost, iteration_target, step_size
+from service.netadapt.schedule import budget_cost, iteration_target, step_size, waypoint_costs
 from service.netadapt.selection import ProposalOutcome, score_proposal, select_proposal
 from service.netadapt.state import (
     build_report,
@@ -133,11 +134,13 @@ class NetAdaptEngine:
         cost = float(self.estimator.costs([groups])[0])
         accuracy = float(self.network.evaluate_holdout(self.baseline_model))
         budget = budget_cost(cost, self.config)
+        waypoints = list(waypoint_costs(cost, self.config))
         self.state["baseline"] = {
             "groups": groups,
             "cost": cost,
             "holdout_accuracy": accuracy,
             "budget_cost": budget,
+            "waypoint_costs": waypoints,
         }
         self.state["current"] = {
             "model": self.baseline_model,
@@ -146,7 +149,13 @@ class NetAdaptEngine:
             "holdout_accuracy": accuracy,
         }
         self._save()
-        self._emit("baseline_measured", cost=cost, budget_cost=budget, holdout_accuracy=accuracy)
+        self._emit(
+            "baseline_measured",
+            cost=cost,
+            budget_cost=budget,
+            waypoint_costs=waypoints,
+            holdout_accuracy=accuracy,
+        )
 
     # -- one iteration --------------------------------------------------------------------
 
@@ -183,15 +192,18 @@ class NetAdaptEngine:
         baseline = self.state["baseline"]
         groups = list(current["config"])
         initial_step = step = step_size(index, baseline["cost"], self.config)
+        # A checkpoint from before waypoints existed has none (its config has none either).
+        waypoints = baseline.get("waypoint_costs", [])
 
         attempts: list[dict[str, Any]] = []
         choice: FilterCountChoice | None = None
         for attempt in range(self.config.max_step_halvings + 1):
             if attempt > 0:
                 step /= 2
-            target = iteration_target(current["cost"], step, baseline["budget_cost"])
-            # Once the target is clamped to the budget, a smaller step gives the same target
-            # and the same answer; skip re-asking a (maybe measuring, slow) estimator.
+            target = iteration_target(current["cost"], step, baseline["budget_cost"], waypoints)
+            # Once the target is clamped to the budget or a waypoint, a smaller step gives the
+            # same target and the same answer; skip re-asking a (maybe measuring, slow)
+            # estimator.
             if choice is None or target != attempts[-1]["target"]:
                 choice = choose_filter_counts(
                     current["config"], groups, target, self.estimator, self.config.channel_step
@@ -260,12 +272,21 @@ class NetAdaptEngine:
             "attempts": attempts,
             "probes": sum(a["probes"] for a in attempts),
             "proposals": proposals,
+            "waypoint": self._aimed_waypoint(attempts[-1]["target"], waypoints),
         }
         # Persisted before anything runs so a resumed run finishes these very proposals
         # instead of re-planning (saliency or costs could differ on a second look).
         self.state["pending"] = pending
         self._save()
         return pending
+
+    def _aimed_waypoint(self, target: float, waypoints: list[float]) -> float | None:
+        """The configured waypoint (ratio or absolute, as given) whose cost is `target`."""
+        # Costs were computed from config.waypoints in order, and a resumed run's config
+        # equals the stored one, so the indexes match.
+        if target in waypoints:
+            return self.config.waypoints[waypoints.index(target)]
+        return None
 
     def _record_result(self, pending: dict[str, Any], result: ProposalResult) -> None:
         by_group = {p["group"]: p for p in pending["proposals"]}
@@ -329,6 +350,10 @@ class NetAdaptEngine:
                     "extra": record["result"]["extra"],
                 }
             )
+        # Landed only if the kept model is at or under the waypoint; a measured cost above
+        # the estimate leaves it for the next iteration to aim at again.
+        aimed = pending.get("waypoint")
+        waypoint = aimed if aimed is not None and cost <= pending["target"] else None
         iteration = {
             "index": pending["index"],
             "initial_step": pending["initial_step"],
@@ -354,6 +379,7 @@ class NetAdaptEngine:
             },
             "channels": dict(kept_record["config"]),
             "artifact": kept_model,
+            "waypoint": waypoint,
         }
         # One save moves the run from "iteration pending" to "iteration done" atomically.
         self.state["iterations"].append(iteration)
@@ -372,6 +398,7 @@ class NetAdaptEngine:
             cost=cost,
             budget_cost=self.state["baseline"]["budget_cost"],
             holdout_accuracy=kept.holdout_accuracy,
+            waypoint=waypoint,
         )
 
     # -- finish ---------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from service.netadapt.config import NetAdaptConfig
 
 
@@ -23,11 +25,23 @@ def budget_cost(baseline_cost: float, cfg: NetAdaptConfig) -> float:
     return cfg.budget
 
 
-def iteration_target(current_cost: float, step: float, budget: float) -> float:
+def waypoint_costs(baseline_cost: float, cfg: NetAdaptConfig) -> tuple[float, ...]:
+    """The costs of `cfg.waypoints` in the estimator's unit, largest first."""
+    if cfg.budget_kind == "ratio":
+        return tuple(w * baseline_cost for w in cfg.waypoints)
+    return cfg.waypoints
+
+
+def iteration_target(
+    current_cost: float, step: float, budget: float, waypoints: Sequence[float] = ()
+) -> float:
     """Cost every proposal of the iteration must be at or under.
 
     Clamped to the budget: the final iteration aims at exactly the budget rather than
     `current - step`, which could land far below it. Overshooting throws away accuracy for
-    cost savings nobody asked for, and the extra pruning is never undone.
+    cost savings nobody asked for, and the extra pruning is never undone. Waypoint costs
+    clamp the same way, one at a time: the next one strictly below the current cost is
+    aimed at exactly, so the run stops there once on its way down.
     """
-    return max(current_cost - step, budget)
+    below = [w for w in waypoints if w < current_cost]
+    return max(current_cost - step, budget, *below)

@@ -6,7 +6,8 @@ Layout (schema version 1); every value is plain JSON::
     config           NetAdaptConfig.to_dict()
     baseline_model   model ref the run started from
     metric           the estimator's metric (cost unit)
-    baseline         null until measured, then {groups, cost, holdout_accuracy, budget_cost}
+    baseline         null until measured, then {groups, cost, holdout_accuracy, budget_cost,
+                     waypoint_costs} (waypoint_costs missing in older checkpoints: none)
     current          null until the baseline is measured, then the model the next iteration
                      starts from: {model, config, cost, holdout_accuracy}
     iterations       finished iteration records (see engine.py)
@@ -128,5 +129,26 @@ def build_report(state: dict[str, Any]) -> dict[str, Any]:
         "final_channels": copy.deepcopy(current.get("config")),
         "final_model": final.get("model"),
         "test_accuracy": final.get("test_accuracy"),
+        "waypoints": _waypoint_summary(state),
     }
     return report
+
+
+def _waypoint_summary(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per configured waypoint, the first iteration at or under its cost: the model a run to
+    that budget would have ended with (iteration and model null if the run stopped first)."""
+    values = state["config"].get("waypoints", [])
+    costs = (state["baseline"] or {}).get("waypoint_costs", [])
+    summary = []
+    for value, cost in zip(values, costs):
+        reached = next((it for it in state["iterations"] if it["kept"]["cost"] <= cost), None)
+        summary.append(
+            {
+                "waypoint": value,
+                "cost": cost,
+                "iteration": None if reached is None else reached["index"],
+                "reached_cost": None if reached is None else reached["kept"]["cost"],
+                "model": None if reached is None else reached["artifact"],
+            }
+        )
+    return summary

@@ -21,6 +21,8 @@ def iteration_rows(state: dict[str, Any] | None) -> list[dict[str, Any]]:
                 "group_channels": dict(iteration["channels"]),
                 "proposals": len(iteration["proposals"]),
                 "artifacts": [f"iter_{index:03d}.keras", f"iter_{index:03d}.tflite"],
+                # Missing in iterations recorded before waypoints existed.
+                "waypoint": iteration.get("waypoint"),
             }
         )
     return rows

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from service.netadapt import NetAdaptConfig
+
 Metric = Literal["latency_ms", "instructions", "macs", "params"]
 MEASURED_METRICS = ("latency_ms", "instructions")
 
@@ -30,6 +32,12 @@ class EngineOptions(BaseModel):
     saliency: Literal["l1", "l2", "apoz"] = "l1"
     selection: Literal["max_accuracy", "min_drop_per_cost"] = "max_accuracy"
     max_step_halvings: int = Field(3, ge=0, le=20)
+    waypoints: list[float] = Field(
+        default_factory=list,
+        max_length=100,
+        description="intermediate budgets, in the same kind as `budget` (e.g. [0.75, 0.6]), that "
+        "the run lands on exactly on its way down; each is kept as an iteration model",
+    )
 
 
 class TrainingOptionsIn(BaseModel):
@@ -93,11 +101,22 @@ class RunCreate(BaseModel):
                 f"metric '{self.metric}' is measured on a device: give 'device', a profile id "
                 "from GET /v1/profiles (an agent must be registered for it)"
             )
+        # The engine's own checks (waypoints against the budget, ...), so the API refuses
+        # with the same message the worker would fail with.
+        config = NetAdaptConfig(**self.engine_config_kwargs())
+        # Stored in the engine's order, so the same waypoints in another order are the
+        # same request.
+        self.engine.waypoints = list(config.waypoints)
         return self
 
     def fingerprint(self) -> str:
         """sha256 of the canonical request: equal for equal requests, defaults included."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        data = self.model_dump(mode="json")
+        # Left out when empty, so requests made before waypoints existed keep their hash
+        # (an Idempotency-Key retry across an upgrade is still the same request).
+        if not data["engine"]["waypoints"]:
+            del data["engine"]["waypoints"]
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
     def engine_config_kwargs(self) -> dict[str, Any]:

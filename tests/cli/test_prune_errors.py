@@ -66,7 +66,11 @@ def test_unreachable_budget(tmp_path, untrained_digits_model):
     _assert_clean_failure(result, out, "unreachable", "use --budget of at least 0.028")
 
 
-@pytest.mark.parametrize("flag,value,fragment", [("--budget", "1.5", "budget"), ("--channel-step", "0", "channel_step")])
+@pytest.mark.parametrize("flag,value,fragment", [
+    ("--budget", "1.5", "budget"),
+    ("--channel-step", "0", "channel_step"),
+    ("--waypoints", "0.75,1", "waypoint 1.0 is a ratio of the baseline cost and must be between the budget 0.5 and 1"),
+])
 def test_invalid_engine_settings(tmp_path, untrained_digits_model, flag, value, fragment):
     out = tmp_path / "run"
     args = ["prune", str(untrained_digits_model), "--data", "digits", "--out", str(out)]

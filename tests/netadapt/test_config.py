@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from service.netadapt import NetAdaptConfig
@@ -52,6 +54,14 @@ def test_from_dict_requires_budget():
         ({"budget": 0.5, "saliency": "taylor"}, "saliency must be one of"),
         ({"budget": 0.5, "selection": "best"}, "selection must be one of"),
         ({"budget": 0.5, "max_step_halvings": -1}, "max_step_halvings"),
+        ({"budget": 0.5, "waypoints": [1.0]}, r"waypoint 1.0 .*between the budget 0.5 and 1"),
+        ({"budget": 0.5, "waypoints": [0.5]}, r"waypoint 0.5 .*lower the budget"),
+        ({"budget": 0.5, "waypoints": [0.3]}, "between the budget"),
+        ({"budget": 50, "budget_kind": "absolute", "waypoints": [40]}, "above the absolute budget 50"),
+        ({"budget": 0.5, "waypoints": [0.7, 0.6, 0.7]}, r"waypoints \[0.7\] are given more than once"),
+        ({"budget": 0.5, "waypoints": [float("nan")]}, "waypoint must be finite"),
+        ({"budget": 0.5, "waypoints": ["0.7"]}, "waypoint must be a number"),
+        ({"budget": 0.5, "waypoints": 0.7}, "must be a list"),
     ],
 )
 def test_invalid_values_say_what_to_change(kwargs, message):
@@ -62,3 +72,19 @@ def test_invalid_values_say_what_to_change(kwargs, message):
 def test_decay_one_and_budget_one_are_allowed():
     cfg = NetAdaptConfig(budget=1.0, decay=1.0, max_step_halvings=0, channel_step=1)
     assert (cfg.budget, cfg.decay) == (1.0, 1.0)
+
+
+def test_waypoints_are_sorted_tuples_and_round_trip_through_json():
+    cfg = NetAdaptConfig(budget=0.5, waypoints=[0.6, 0.75])
+    assert cfg.waypoints == (0.75, 0.6)
+    data = json.loads(json.dumps(cfg.to_dict()))
+    assert data == cfg.to_dict() and data["waypoints"] == [0.75, 0.6]
+    assert NetAdaptConfig.from_dict(data) == cfg
+    absolute = NetAdaptConfig(budget=10, budget_kind="absolute", waypoints=[200, 30])
+    assert absolute.waypoints == (200.0, 30.0)
+
+
+def test_no_waypoints_leave_the_dict_as_before():
+    # Settings saved before waypoints existed must still equal a config without them.
+    assert "waypoints" not in NetAdaptConfig(budget=0.5).to_dict()
+    assert NetAdaptConfig.from_dict({"budget": 0.5}).waypoints == ()

@@ -29,6 +29,7 @@ def test_max_accuracy_history():
         "cost": 192.0,
         "holdout_accuracy": 0.9,
         "budget_cost": 96.0,
+        "waypoint_costs": [],
     }
     assert kept(report) == [
         ("b", {"a": 32, "b": 40, "c": 16}),
@@ -350,3 +351,86 @@ def test_chain_cost_run_reaches_its_budget():
     assert costs == sorted(costs, reverse=True) and len(set(costs)) == len(costs)
     for it in report["iterations"]:
         assert it["kept"]["cost"] <= it["target"]
+
+
+# Cost of one channel_step (8) of each group under WEIGHTED (2a + b + 4c).
+WEIGHTED_STEP_COST = {"a": 16.0, "b": 8.0, "c": 32.0}
+
+
+def test_waypoints_are_landed_on_one_at_a_time():
+    run = StubRun(NetAdaptConfig(budget=0.5, waypoints=[0.6, 0.75], **STEPS), WEIGHTED)
+    report = run.run()
+    assert report["baseline"]["waypoint_costs"] == [144.0, pytest.approx(115.2)]
+    iterations = report["iterations"]
+    landed = [(it["index"], it["waypoint"]) for it in iterations if it["waypoint"] is not None]
+    assert [w for _, w in landed] == [0.75, 0.6]
+    assert [it["kept"]["cost"] for it in iterations] == [168, 152, 144, 128, 120, 104, 72]
+
+    for (index, value), cost in zip(landed, report["baseline"]["waypoint_costs"]):
+        it = iterations[index]
+        # Aimed exactly at the waypoint, from above it: the first model under it, and at
+        # most one channel step of the pruned group below it.
+        assert it["target"] == cost
+        assert it["parent"]["cost"] > cost
+        assert cost - WEIGHTED_STEP_COST[it["kept"]["group"]] < it["kept"]["cost"] <= cost
+        # Every earlier iteration stayed above it.
+        assert all(earlier["kept"]["cost"] > cost for earlier in iterations[:index])
+
+    # The budget is still where the run ends.
+    assert report["stop"]["reason"] == "budget_met"
+    assert report["summary"]["final_cost"] <= 96.0
+
+    summary = report["summary"]["waypoints"]
+    assert [(w["iteration"], w["waypoint"]) for w in summary] == landed
+    assert [w["model"] for w in summary] == [iterations[i]["artifact"] for i, _ in landed]
+    assert [w["reached_cost"] for w in summary] == [iterations[i]["kept"]["cost"] for i, _ in landed]
+
+    measured = run.events[0]
+    assert measured["event"] == "baseline_measured"
+    assert measured["waypoint_costs"] == report["baseline"]["waypoint_costs"]
+    finished = [e["waypoint"] for e in run.events if e["event"] == "iteration_finished"]
+    assert finished == [it["waypoint"] for it in iterations]
+
+
+def test_without_waypoints_nothing_changes():
+    report = StubRun(NetAdaptConfig(budget=0.5, **STEPS), WEIGHTED).run()
+    assert all(it["waypoint"] is None for it in report["iterations"])
+    assert report["summary"]["waypoints"] == []
+
+
+def test_absolute_waypoints():
+    cfg = NetAdaptConfig(budget=100, budget_kind="absolute", waypoints=[150], **STEPS)
+    report = StubRun(cfg, WEIGHTED).run()
+    assert report["baseline"]["waypoint_costs"] == [150.0]
+    (entry,) = report["summary"]["waypoints"]
+    it = report["iterations"][entry["iteration"]]
+    assert (it["target"], it["waypoint"]) == (150.0, 150.0)
+    assert 150.0 - WEIGHTED_STEP_COST[it["kept"]["group"]] < it["kept"]["cost"] <= 150.0
+
+
+def test_halving_at_a_waypoint_keeps_the_target_and_skips_probes():
+    # Cost a + b = 32; waypoint 0.7 is 22.4, which one group at 8 channels (24) misses.
+    report = halving_run(waypoints=[0.7]).run()
+    first, second = report["iterations"][:2]
+    assert [(a["target"], a["probes"]) for a in first["attempts"]] == [(22.4, 2), (22.4, 0), (26, 2)]
+    assert first["waypoint"] is None and first["kept"]["cost"] == 24
+    # The next iteration aims at the waypoint again, and lands on it.
+    assert second["target"] == 22.4 and second["waypoint"] == 0.7
+    assert second["kept"]["cost"] == 16
+
+
+def test_checkpoint_from_before_waypoints_resumes():
+    cfg = NetAdaptConfig(budget=0.5, **STEPS)
+    expected = StubRun(cfg, WEIGHTED).run()
+    run = StubRun(cfg, WEIGHTED)
+    # Dies mid-iteration, leaving a plan behind; then made to look like an older checkpoint.
+    with pytest.raises(RuntimeError):
+        run.engine(executor=DroppingExecutor(1, run.runner)).run()
+    state = run.store.load()
+    del state["baseline"]["waypoint_costs"]
+    del state["pending"]["waypoint"]
+    run.store.save(state)
+    report = run.run()
+    assert kept(report) == kept(expected)
+    assert report["summary"]["waypoints"] == []
+    assert report["summary"]["final_cost"] == expected["summary"]["final_cost"]

@@ -26,7 +26,12 @@ def halving_run(store=None):
     return StubRun(cfg, cost, {"a": 16, "b": 16}, {"a": 0.1, "b": 0.2}, store=store)
 
 
-SCENARIOS = {"chain": chain_run, "halving": halving_run}
+def waypoints_run(store=None):
+    cfg = NetAdaptConfig(budget=0.5, init_reduction_ratio=0.1, decay=0.9, waypoints=(0.8, 0.65))
+    return StubRun(cfg, chain_macs, measured_scale=0.97, store=store)
+
+
+SCENARIOS = {"chain": chain_run, "halving": halving_run, "waypoints": waypoints_run}
 
 
 @functools.cache

@@ -89,6 +89,7 @@ def test_idempotency_key_makes_retries_safe(client, model_id):
         ({"budget": 0.5, "metric": "latency_ms", "device": "nodevice"}, ["device", "GET /v1/profiles"]),
         ({"budget": 1.5}, ["(0, 1]"]),
         ({"budget": 0.5, "engine": {"saliency": "random"}}, ["engine.saliency"]),
+        ({"budget": 0.5, "engine": {"waypoints": [0.75, 0.4]}}, ["waypoint 0.4", "lower the budget"]),
         ({"budget": 0.5, "training": {"short_term_steps": 0}}, ["training.short_term_steps"]),
         ({"budget": 0.5, "unknown_option": 1}, ["unknown_option"]),
     ],
