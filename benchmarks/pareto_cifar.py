@@ -2,7 +2,7 @@
 
     .venv/bin/pip install -e ".[bench]"
     .venv/bin/python benchmarks/pareto_cifar.py --data ../shared/datasets/cifar10_partial.npz --out pareto-out
-    .venv/bin/python benchmarks/pareto_cifar.py --quick --out pareto-quick   # ~10 min smoke version
+    .venv/bin/python benchmarks/pareto_cifar.py --quick --out pareto-quick   # smoke version (19 min on a busy 2-core host)
 
 Protocol (benchmarks/README.md has the latest table and what it says):
 
@@ -83,7 +83,35 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--arm-dir", type=Path, default=None, help="setup-arm directory (default: its default)")
     parser.add_argument("--baseline-cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--workers", type=int, default=None, help="NetAdapt proposal workers (default: cores)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="print the table and verdicts and redraw the plot from OUT/pareto_cifar.json")
     return parser.parse_args()
+
+
+def print_report(points: list[Point], test_images: int, out: Path) -> None:
+    from pareto_bench.report import equal_latency_verdicts, plot, table, verdicts
+
+    plot(points, out / "pareto_cifar.png")
+    log("\n" + table(points))
+    log("\nNetAdapt against the better of uniform width and global L1, per budget "
+        f"(test accuracy on {test_images} images; latency re-measured side by side):")
+    for line in verdicts(points, test_images):
+        log(line)
+    log("\nAt equal measured latency: each simple method's accuracy read off its curve (its "
+        "points and the baseline, linear between neighbours) at the NetAdapt model's latency; "
+        "better/worse beyond 2 SE:")
+    for line in equal_latency_verdicts(points, test_images):
+        log(line)
+
+
+def report_only(out: Path) -> int:
+    path = out / "pareto_cifar.json"
+    if not path.is_file():
+        raise SystemExit(f"{path} does not exist; run the benchmark first")
+    result = json.loads(path.read_text())
+    print_report([Point(**p) for p in result["points"]], result["test_images"], out)
+    log(f"\nfrom {path} (script took {result['script_seconds'] / 60:.1f} min); redrew {out / 'pareto_cifar.png'}")
+    return 0
 
 
 def data_spec(source: str) -> Any:
@@ -248,6 +276,8 @@ class ModelBench:
 
 def main() -> int:
     args = parse_args()
+    if args.report_only:
+        return report_only(args.out)
     started = time.perf_counter()
     plan = QUICK if args.quick else FULL
     from service.quiet_tf import import_tensorflow_quietly
@@ -255,7 +285,6 @@ def main() -> int:
     import_tensorflow_quietly()
     from pareto_bench.device_lab import AgentSpec, DeviceLab
     from pareto_bench.remeasure import remeasure
-    from pareto_bench.report import plot, table, verdicts
     from service.pruning.data import load_run_data
 
     spec = data_spec(args.data)
@@ -298,12 +327,7 @@ def main() -> int:
         "plan": plan.to_dict(), "data": args.data, "test_images": len(dataset.y_test),
         "arm": arm, "script_seconds": seconds,
     }))
-    plot(points, args.out / "pareto_cifar.png")
-    log("\n" + table(points))
-    log("\nNetAdapt against the better of uniform width and global L1, per budget "
-        f"(test accuracy on {len(dataset.y_test)} images; latency re-measured side by side):")
-    for line in verdicts(points, len(dataset.y_test)):
-        log(line)
+    print_report(points, len(dataset.y_test), args.out)
     log(f"\nwrote {args.out / 'pareto_cifar.json'} and {args.out / 'pareto_cifar.png'}; "
         f"whole script {seconds / 60:.1f} min")
     return 0

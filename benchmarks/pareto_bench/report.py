@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 from pathlib import Path
 
 from pareto_bench.points import (
@@ -17,6 +18,7 @@ from pareto_bench.points import (
 # accuracies measured on the same number of test images (independent binomials: a
 # conservative choice for two models tested on the same images).
 SIGNIFICANT_SE = 2.0
+SAME_LATENCY = 0.02
 
 
 def _millions(value: float | None) -> str:
@@ -75,12 +77,16 @@ def verdicts(points: list[Point], test_images: int) -> list[str]:
 def compare(point: Point, simple: Point, test_images: int) -> str:
     gap = point.test_accuracy - simple.test_accuracy
     se = _standard_error(point.test_accuracy, simple.test_accuracy, test_images)
-    ratio = point.latency_ms / simple.latency_ms
     more, less = gap > SIGNIFICANT_SE * se, gap < -SIGNIFICANT_SE * se
-    # Faster or slower only when the two models' ranges over the interleaved passes do
-    # not overlap: two models of identical shape differ by up to ~5% between passes here.
-    faster = point.latency_max_ms < simple.latency_min_ms
-    slower = point.latency_min_ms > simple.latency_max_ms
+    # Latency is compared pass by pass (both models were timed in each interleaved pass,
+    # minutes apart at most): faster or slower only when every pass agrees and the median
+    # ratio is beyond SAME_LATENCY. Two models of identical shape differ by up to ~5%
+    # between passes on this shared machine, so medians alone would invent differences.
+    ratios = [a / b for a, b in zip(point.latency_rounds, simple.latency_rounds)] or [
+        point.latency_ms / simple.latency_ms]
+    ratio = statistics.median(ratios)
+    faster = max(ratios) < 1 and ratio < 1 - SAME_LATENCY
+    slower = min(ratios) > 1 and ratio > 1 + SAME_LATENCY
     if more and not slower:
         word = "WINS: more accurate" + (" and faster" if faster else " at equal latency")
     elif less and not faster:
@@ -97,7 +103,7 @@ def compare(point: Point, simple: Point, test_images: int) -> str:
         word = "TRADE-OFF: faster but less accurate"
     return (f"{point.method:<20} {point.test_accuracy:.2%} at {point.latency_ms:.3f} ms: "
             f"{gap * 100:+.1f} points (2 SE = {SIGNIFICANT_SE * se * 100:.1f}), "
-            f"{ratio:.2f}x latency -> {word}")
+            f"{ratio:.2f}x latency (median of {len(ratios)} paired passes) -> {word}")
 
 
 def plot(points: list[Point], path: Path) -> None:
@@ -127,11 +133,16 @@ def plot(points: list[Point], path: Path) -> None:
                     continue
                 xs = [getattr(p, field) / scale for p in mine]
                 ys = [p.test_accuracy * 100 for p in mine]
+                # Latency bars: min..max over the interleaved passes.
+                xerr = ([[p.latency_ms - p.latency_min_ms for p in mine],
+                         [p.latency_max_ms - p.latency_ms for p in mine]]
+                        if field == "latency_ms" else None)
                 if method == BASELINE:
-                    ax.plot(xs, ys, linestyle="none", marker="*", markersize=14, color="black", label=method)
+                    ax.errorbar(xs, ys, xerr=xerr, linestyle="none", marker="*", markersize=14,
+                                color="black", label=method)
                 else:
-                    ax.plot(xs, ys, marker=markers[method], label=method,
-                            linestyle="--" if method in SIMPLE_METHODS else "-")
+                    ax.errorbar(xs, ys, xerr=xerr, marker=markers[method], label=method, capsize=2,
+                                linestyle="--" if method in SIMPLE_METHODS else "-")
             ax.set_xlabel(label)
             ax.set_ylabel("test accuracy (%)")
             ax.set_title(model)
@@ -141,3 +152,45 @@ def plot(points: list[Point], path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+def interpolated_accuracy(curve: list[Point], latency_ms: float) -> float | None:
+    """Accuracy of a method's accuracy-vs-latency curve at `latency_ms`, linear between its
+    two neighbouring points; None outside the curve (no extrapolation)."""
+    ordered = sorted(curve, key=lambda p: p.latency_ms)
+    for low, high in zip(ordered, ordered[1:]):
+        if low.latency_ms <= latency_ms <= high.latency_ms:
+            if high.latency_ms == low.latency_ms:
+                return max(low.test_accuracy, high.test_accuracy)
+            share = (latency_ms - low.latency_ms) / (high.latency_ms - low.latency_ms)
+            return low.test_accuracy + share * (high.test_accuracy - low.test_accuracy)
+    return None
+
+
+def equal_latency_verdicts(points: list[Point], test_images: int) -> list[str]:
+    """Each NetAdapt point against each simple method's curve (its budgets plus the
+    baseline, which every method starts from) read at the same re-measured latency.
+
+    The per-budget comparison can compare models of quite different latency: the simple
+    methods aim at the budget through the lookup table's estimate, NetAdapt measures each
+    kept model whole. This one does not depend on where anyone landed."""
+    lines = []
+    for model in sorted({p.model for p in points}):
+        mine = [p for p in points if p.model == model]
+        base = [p for p in mine if p.method == BASELINE]
+        for point in sorted((p for p in mine if p.method in NETADAPT_METHODS),
+                            key=lambda p: (METHODS.index(p.method), -(p.budget or 0))):
+            parts = []
+            for method in SIMPLE_METHODS:
+                curve = base + [p for p in mine if p.method == method]
+                accuracy = interpolated_accuracy(curve, point.latency_ms)
+                if accuracy is None:
+                    parts.append(f"{method}: no point this fast")
+                    continue
+                gap = point.test_accuracy - accuracy
+                se = _standard_error(point.test_accuracy, accuracy, test_images)
+                mark = "better" if gap > SIGNIFICANT_SE * se else "worse" if gap < -SIGNIFICANT_SE * se else "same"
+                parts.append(f"{method} {accuracy:.2%} ({gap * 100:+.1f}, {mark})")
+            lines.append(f"{model:<22} {point.method:<20} {point.budget:.0%} {point.test_accuracy:.2%} at "
+                         f"{point.latency_ms:.3f} ms vs " + "; ".join(parts))
+    return lines

@@ -11,13 +11,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 from pareto_bench.methods import snapshot_at  # noqa: E402
 from pareto_bench.points import Point  # noqa: E402
-from pareto_bench.report import compare, table, verdicts  # noqa: E402
+from pareto_bench.report import (  # noqa: E402
+    compare,
+    equal_latency_verdicts,
+    interpolated_accuracy,
+    table,
+    verdicts,
+)
 
 
 def point(method: str, accuracy: float, latency: float, budget: float | None = 0.5) -> Point:
     return Point("vgg", method, budget, "latency_ms", "x.keras", accuracy, 10.0, macs=1_000_000,
                  params=1000, latency_ms=latency, latency_min_ms=latency * 0.99,
-                 latency_max_ms=latency * 1.01, instructions_host=1e6)
+                 latency_max_ms=latency * 1.01, instructions_host=1e6,
+                 latency_rounds=[latency * 0.99, latency, latency * 1.01])
 
 
 @pytest.mark.parametrize(
@@ -38,6 +45,14 @@ def test_compare_names_the_outcome(accuracy, latency, word):
     simple = point("uniform-width", 0.70, 1.00)
     line = compare(point("netadapt-latency", accuracy, latency), simple, test_images=1000)
     assert word in line, line
+
+
+def test_latency_differs_only_when_every_paired_pass_agrees():
+    simple = point("uniform-width", 0.70, 1.00)
+    netadapt = point("netadapt-latency", 0.70, 0.90)
+    assert "WINS on latency" in compare(netadapt, simple, test_images=1000)
+    netadapt.latency_rounds = [0.9, 0.9, 1.0 * 1.01 + 0.01]  # one pass says slower
+    assert "TIE" in compare(netadapt, simple, test_images=1000)
 
 
 def test_noise_threshold_grows_with_fewer_test_images():
@@ -73,3 +88,15 @@ def test_snapshot_is_the_first_iteration_measured_within_the_budget(tmp_path):
     assert snapshot_at(report, tmp_path, 0.6).iteration == 2
     with pytest.raises(RuntimeError, match="never reached 0.5"):
         snapshot_at(report, tmp_path, 0.5)
+
+
+def test_equal_latency_reads_the_simple_curve_between_its_points():
+    base = point("baseline", 0.80, 2.0, None)
+    uniform = [point("uniform-width", 0.60, 1.0, 0.5), point("uniform-width", 0.70, 1.5, 0.75)]
+    assert interpolated_accuracy([base, *uniform], 1.25) == pytest.approx(0.65)
+    assert interpolated_accuracy([base, *uniform], 1.75) == pytest.approx(0.75)
+    assert interpolated_accuracy([base, *uniform], 0.9) is None  # no extrapolation
+    netadapt = point("netadapt-latency", 0.72, 1.25)
+    lines = equal_latency_verdicts([base, *uniform, netadapt], test_images=1000)
+    assert "uniform-width 65.00% (+7.0, better)" in lines[0]
+    assert "global-l1: no point this fast" in lines[0]
