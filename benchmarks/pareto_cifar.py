@@ -2,7 +2,7 @@
 
     .venv/bin/pip install -e ".[bench]"
     .venv/bin/python benchmarks/pareto_cifar.py --data ../shared/datasets/cifar10_partial.npz --out pareto-out
-    .venv/bin/python benchmarks/pareto_cifar.py --quick --out pareto-quick   # smoke version (19 min on a busy 2-core host)
+    .venv/bin/python benchmarks/pareto_cifar.py --quick --out pareto-quick   # smoke version (~12 min on 2 quiet cores)
 
 Protocol (benchmarks/README.md has the latest table and what it says):
 
