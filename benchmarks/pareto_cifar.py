@@ -171,11 +171,11 @@ class ModelBench:
     """Everything for one baseline model."""
 
     def __init__(self, label: str, baseline_path: Path, spec: Any, plan: Plan, out: Path,
-                 lab: Any, methods: list[str]) -> None:
+                 lab: Any) -> None:
         from service.pruning.data import load_run_data
 
         self.label, self.baseline_path, self.spec, self.plan = label, baseline_path, spec, plan
-        self.out, self.lab, self.methods = out, lab, methods
+        self.out, self.lab = out, lab
         self.run_data = load_run_data(spec, plan.holdout, plan.seed)
         self.dataset = self.run_data.dataset
         self.points_dir = out / "points"
@@ -295,7 +295,7 @@ def main() -> int:
         f"{dataset.input_shape}; {'quick' if args.quick else 'full'} plan; results in {args.out}")
     arm_dir = ensure_arm(args.arm_dir) if arm else None
 
-    baselines = [(recipe, *trained_baseline(recipe, dataset, spec.source, args.baseline_cache, log))
+    baselines = [(recipe, *trained_baseline(recipe, dataset, spec, args.baseline_cache, log))
                  for recipe in plan.models]
 
     agents = [AgentSpec("host-latency", "host-latency", "latency_ms"),
@@ -311,7 +311,7 @@ def main() -> int:
         log(f"lab: server {lab.url}, profiles {lab.profiles}")
         for recipe, path, record in baselines:
             log(f"\n== {recipe.label} ==")
-            bench = ModelBench(recipe.label, path, spec, plan, args.out, lab, methods)
+            bench = ModelBench(recipe.label, path, spec, plan, args.out, lab)
             points.append(bench.baseline_point(record))
             for method in methods:
                 if method in NETADAPT_VARIANTS:

@@ -63,16 +63,14 @@ def recipe_key(recipe: BaselineRecipe, data_sha256: str, image_shape: tuple[int,
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
-def trained_baseline(recipe: BaselineRecipe, dataset: Any, data_source: str, cache_dir: Path,
+def trained_baseline(recipe: BaselineRecipe, dataset: Any, data: Any, cache_dir: Path,
                      log: Any = print) -> tuple[Path, dict[str, Any]]:
-    """The cached baseline for `recipe` on `dataset` (trained now if missing): its path
-    and a record (test accuracy, training seconds, whether it came from the cache)."""
-    from service.training.export import save_keras
-    from service.training.finetune import train
-    from service.training.seeding import set_seeds
-    from service.zoo import build
+    """The cached baseline for `recipe` on `dataset` (loaded from the DataSpec `data`;
+    trained now by `netadapt zoo train`'s code if missing): its path and a record (test
+    accuracy, training seconds, whether it came from the cache)."""
+    from service.cli.zoo_cmd import train_zoo_model
 
-    key = recipe_key(recipe, data_digest(data_source), dataset.input_shape)
+    key = recipe_key(recipe, data_digest(data.source), dataset.input_shape)
     path = cache_dir / f"{recipe.label}-{key}.keras"
     record_path = path.with_suffix(".json")
     if path.is_file() and record_path.is_file():
@@ -80,20 +78,18 @@ def trained_baseline(recipe: BaselineRecipe, dataset: Any, data_source: str, cac
         log(f"baseline {recipe.label}: cached {path.name} (test accuracy {record['test_accuracy']:.2%}, "
             f"trained in {record['train_seconds']:.0f} s)")
         return path, {**record, "cached": True}
-    set_seeds(recipe.seed)
-    model = build(recipe.model, input_shape=dataset.input_shape, num_classes=dataset.num_classes,
-                  **dict(recipe.model_kwargs))
     log(f"baseline {recipe.label}: training {recipe.epochs} epochs from scratch ...")
-    started = time.perf_counter()
-    summary = train(model, dataset, epochs=recipe.epochs, batch_size=recipe.batch_size,
-                    learning_rate=recipe.learning_rate, seed=recipe.seed, augment=recipe.augment)
-    seconds = time.perf_counter() - started
     cache_dir.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial.keras")
-    save_keras(model, partial)
-    partial.replace(path)
-    record = {"test_accuracy": summary.test_accuracy, "train_seconds": seconds, "key": key,
-              "recipe": asdict(recipe)}
+    partial = path.with_name(path.stem + ".partial.keras")
+    started = time.perf_counter()
+    accuracy = train_zoo_model(
+        recipe.model, data, partial, epochs=recipe.epochs, batch_size=recipe.batch_size,
+        learning_rate=recipe.learning_rate, augment=recipe.augment, seed=recipe.seed,
+        alpha=dict(recipe.model_kwargs).get("alpha"),
+    )
+    seconds = time.perf_counter() - started
+    partial.replace(path)  # the cache holds whole files only
+    record = {"test_accuracy": accuracy, "train_seconds": seconds, "key": key, "recipe": asdict(recipe)}
     record_path.write_text(json.dumps(record, indent=2))
-    log(f"baseline {recipe.label}: {summary.test_accuracy:.2%} test accuracy after {seconds:.0f} s")
+    log(f"baseline {recipe.label}: {accuracy:.2%} test accuracy after {seconds:.0f} s")
     return path, {**record, "cached": False}
