@@ -37,18 +37,28 @@ per_op_overhead=0 everything is the plain sum, as before.
 
 The estimator never guesses a missing entry: it reports the missing digests, and the
 caller measures them (they become jobs) before trusting a number.
+
+A profile's calibration from the store (`profile_calibration`, used by
+`estimate_from_store`) is the fit of calibration.py over its whole-model measurements
+(per-op-type scales, per-model overhead, weight bytes beyond the cache, per-family
+corrections) once there are enough; until then, and whenever the fit does not predict
+held-out models better, it is the single scale above.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
+import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from latency_tables import store
+from latency_tables import calibration, store
+from latency_tables.calibration import Calibration, Layer, Observation
+from latency_tables.layer_weights import weight_bytes
 from latency_tables.signature import LayerSignature
 
 
@@ -57,6 +67,8 @@ class TableEstimate:
     """A model's estimated cost. `raw_sum`/`calibrated` are None while entries are missing.
 
     `per_op_overhead` is what was subtracted per op beyond the first (0: the plain sum).
+    `scale` is calibrated / raw_sum. `family`: the model's calibration.family_key, when
+    estimated from the store.
     """
 
     raw_sum: float | None
@@ -64,6 +76,7 @@ class TableEstimate:
     missing: list[str] = field(default_factory=list)  # digests without an entry
     scale: float = 1.0
     per_op_overhead: float = 0.0
+    family: str | None = None
 
     @property
     def complete(self) -> bool:
@@ -134,7 +147,7 @@ def estimate_from_store(
     layers: Sequence[LayerSignature | str],
     overhead: LayerSignature | str | None = None,
 ) -> TableEstimate:
-    """`estimate` with entries and calibration read from the store.
+    """A model's estimate with entries and the profile's calibration read from the store.
 
     `layers`: the model's layers in order, as signatures or digests. `overhead`: the
     signature (or digest) of the entry that measures the per-invoke overhead, usually
@@ -146,15 +159,71 @@ def estimate_from_store(
     overhead_digest = None if overhead is None else (overhead if isinstance(overhead, str) else overhead.digest)
     wanted = digests + ([overhead_digest] if overhead_digest is not None else [])
     entries = store.lookup_entries(session, profile_id, metric, list(dict.fromkeys(wanted)))
-    medians = {digest: entry.median for digest, entry in entries.items()}
-    pairs = store.calibration_pairs(session, profile_id, metric)
-    if overhead_digest is None:
-        return estimate(digests, medians, pairs)
-    if overhead_digest not in medians:
-        result = estimate(digests, medians, pairs)
-        missing = list(dict.fromkeys([*result.missing, overhead_digest]))
-        return TableEstimate(raw_sum=None, calibrated=None, missing=missing, scale=result.scale)
-    return estimate(digests, medians, pairs, per_op_overhead=medians[overhead_digest])
+    missing = list(dict.fromkeys(d for d in wanted if d not in entries))
+    per_op_overhead = entries[overhead_digest].median if overhead_digest in entries else 0.0
+    if missing:
+        return TableEstimate(raw_sum=None, calibrated=None, missing=missing, per_op_overhead=per_op_overhead)
+    signatures = [
+        layer if isinstance(layer, LayerSignature) else LayerSignature.from_json(entries[layer].signature_json)
+        for layer in layers
+    ]
+    features = calibration.model_features(
+        [Layer(sig.op, entries[sig.digest].median, weight_bytes(sig)) for sig in signatures], per_op_overhead
+    )
+    family = calibration.family_key(signatures[0].inputs[0] if signatures else (), [sig.op for sig in signatures])
+    raw_sum = features.raw_sum
+    calibrated = profile_calibration(session, profile_id, metric).predict(features, family)
+    return TableEstimate(
+        raw_sum=raw_sum,
+        calibrated=calibrated,
+        scale=calibrated / raw_sum if raw_sum > 0 else 1.0,
+        per_op_overhead=per_op_overhead,
+        family=family,
+    )
+
+
+def profile_observations(session: Session, profile_id: str, metric: str) -> list[Observation]:
+    """The profile+metric's whole-model measurements as the calibration fit reads them:
+    those whose model's layers are kept and all have entries. Each layer's entry less
+    the per-invoke overhead entry of the model's dtype, when the table has it."""
+    rows = store.calibration_rows(session, profile_id, metric)
+    probes = {dtype: overhead_signature(dtype).digest for dtype in {row.dtype for row in rows}}
+    wanted = {d for row in rows for d, _, _ in row.layers} | set(probes.values())
+    entries = store.lookup_entries(session, profile_id, metric, sorted(wanted))
+    out = []
+    for row in rows:
+        if any(d not in entries for d, _, _ in row.layers):
+            continue
+        probe = entries.get(probes[row.dtype])
+        features = calibration.model_features(
+            [Layer(op, entries[d].median, w) for d, op, w in row.layers], probe.median if probe else 0.0
+        )
+        out.append(Observation(features, row.measured, row.family, row.model_sha256))
+    return out
+
+
+_fitted: dict[tuple[Any, ...], tuple[tuple[Any, ...], Calibration]] = {}
+_fitted_lock = threading.Lock()
+
+
+def profile_calibration(session: Session, profile_id: str, metric: str) -> Calibration:
+    """The calibration of a profile+metric (see the module docstring), fitted again only
+    when its measurements, entries or kept model layers have changed."""
+    engine = session.get_bind()
+    key = (id(engine), str(engine.url), profile_id, metric)
+    version = store.calibration_version(session, profile_id, metric)
+    with _fitted_lock:
+        cached = _fitted.get(key)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    fitted = calibration.fit(profile_observations(session, profile_id, metric))
+    if fitted.kind == "scale":
+        # Today's single scale, from every measurement's recorded raw sum (models whose
+        # layers are not kept count too).
+        fitted = replace(fitted, scale=profile_scale(session, profile_id, metric))
+    with _fitted_lock:
+        _fitted[key] = (version, fitted)
+    return fitted
 
 
 def _check_overhead(per_op_overhead: float) -> None:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
@@ -23,8 +24,12 @@ from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstrain
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from latency_tables.db import Base, UTCDateTime, utcnow
+from latency_tables.calibration import family_key
+from latency_tables.db import Base, UTCDateTime, utcnow, write_transaction
+from latency_tables.layer_weights import weight_bytes
 from latency_tables.protocol import DeviceDescription
+from latency_tables.signature import LayerSignature
+from latency_tables.tflite_model import signatures_from_tflite
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -117,6 +122,38 @@ class ModelMeasurement(Base):
         if self.estimated is None or not self.measured:
             return None
         return self.estimated / self.measured - 1.0
+
+
+class ModelLayers(Base):
+    """The layers of a model measured whole: what the calibration fit reads
+    (calibration.py), one row per distinct model, written when the model is submitted.
+
+    Layers are kept by digest, op type and weight bytes (in execution order), so the
+    fit needs nothing but the table's entries: no .tflite parsing when it runs.
+    """
+
+    __tablename__ = "model_layers"
+
+    model_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    family: Mapped[str] = mapped_column(String(32), index=True)  # calibration.family_key
+    dtype: Mapped[str] = mapped_column(String(16))  # the dtype most of its layers have
+    layers_json: Mapped[str] = mapped_column(Text)  # [[digest, op, weight_bytes], ...]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    def layers(self) -> list[tuple[str, str, int]]:
+        return [(str(d), str(op), int(w)) for d, op, w in json.loads(self.layers_json)]
+
+
+class CalibrationRow(NamedTuple):
+    """A whole-model measurement together with the layers of the model measured."""
+
+    model_sha256: str
+    measured: float
+    raw_sum: float | None
+    estimated: float | None
+    family: str
+    dtype: str
+    layers: list[tuple[str, str, int]]  # (digest, op, weight_bytes) in execution order
 
 
 # ---- profiles ------------------------------------------------------------------------
@@ -344,3 +381,77 @@ def calibration_pairs(session: Session, profile_id: str, metric: str) -> list[tu
         )
     )
     return [(float(measured), float(raw_sum)) for measured, raw_sum in rows]
+
+
+# ---- the layers of measured models (calibration) --------------------------------------
+
+
+def record_model_layers(session: Session, model_sha256: str, signatures: Sequence[LayerSignature]) -> ModelLayers:
+    """Keep the layers of model `model_sha256` (its ops in execution order) unless they are
+    kept already; a model's layers never change. Flushes, does not commit."""
+    existing = session.get(ModelLayers, model_sha256)
+    if existing is not None:
+        return existing
+    dtypes = Counter(s.dtype for s in signatures)
+    row = ModelLayers(
+        model_sha256=model_sha256,
+        family=family_key(signatures[0].inputs[0] if signatures and signatures[0].inputs else (), [s.op for s in signatures]),
+        dtype=dtypes.most_common(1)[0][0] if dtypes else "float32",
+        layers_json=json.dumps([[s.digest, s.op, weight_bytes(s)] for s in signatures], separators=(",", ":")),
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return session.get(ModelLayers, model_sha256)  # another writer kept the same layers first
+    return row
+
+
+def keep_layers_of_tflite(session: Session, model_sha256: str, tflite: bytes) -> ModelLayers | None:
+    """`record_model_layers` for a .tflite, in its own write transaction. None when the
+    model has ops no signature describes: it is still measured, only not fitted on."""
+    try:
+        signatures = signatures_from_tflite(tflite)
+    except Exception:  # unsupported ops or unreadable bytes: the agent will say which
+        return None
+    with write_transaction(session):
+        return record_model_layers(session, model_sha256, signatures)
+
+
+def calibration_rows(session: Session, profile_id: str, metric: str) -> list[CalibrationRow]:
+    """Every whole-model measurement of the profile+metric whose model's layers are known."""
+    rows = session.execute(
+        select(
+            ModelMeasurement.model_sha256,
+            ModelMeasurement.measured,
+            ModelMeasurement.raw_sum,
+            ModelMeasurement.estimated,
+            ModelLayers.family,
+            ModelLayers.dtype,
+            ModelLayers.layers_json,
+        )
+        .join(ModelLayers, ModelLayers.model_sha256 == ModelMeasurement.model_sha256)
+        .where(ModelMeasurement.profile_id == profile_id, ModelMeasurement.metric == metric)
+        .order_by(ModelMeasurement.measured_at, ModelMeasurement.id)
+    )
+    return [
+        CalibrationRow(sha, float(measured), raw_sum, estimated, family, dtype,
+                       [(str(d), str(op), int(w)) for d, op, w in json.loads(layers_json)])
+        for sha, measured, raw_sum, estimated, family, dtype, layers_json in rows
+    ]
+
+
+def calibration_version(session: Session, profile_id: str, metric: str) -> tuple[Any, ...]:
+    """Changes whenever what the profile's calibration is fitted from may have changed
+    (measurements, entries and kept layers only ever get added): a cache key."""
+    measurements = session.execute(
+        select(func.count(), func.max(ModelMeasurement.measured_at)).where(
+            ModelMeasurement.profile_id == profile_id, ModelMeasurement.metric == metric
+        )
+    ).one()
+    return (
+        int(measurements[0]),
+        measurements[1],
+        count_entries(session, profile_id, metric),
+        int(session.scalar(select(func.count()).select_from(ModelLayers)) or 0),
+    )

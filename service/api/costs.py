@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from latency_tables.estimator import profile_scale
 from latency_tables.signature import LayerSignature
-from latency_tables.store import DeviceProfile, lookup_entries
+from latency_tables.store import DeviceProfile, keep_layers_of_tflite, lookup_entries
 from service.api.deps import ApiClient, BlobsDep, DatabaseDep, ProfileDep, QueueSignalDep, SessionDep, SettingsDep
 from service.api.errors import api_error
 from service.api.schemas import (
@@ -72,6 +72,7 @@ async def submit_model(
 
     def enqueue() -> Job:
         with database.session() as session:
+            keep_layers_of_tflite(session, sha256, data)  # what the table's calibration fits on
             return enqueue_model_job(
                 session,
                 profile.id,
