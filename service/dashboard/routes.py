@@ -17,7 +17,7 @@ from markupsafe import Markup
 
 from service.api.deps import DatabaseDep, SessionDep, SettingsDep
 from service.api.runs import stream_events
-from service.dashboard import auth, views
+from service.dashboard import auth, tables_view, views
 from service.runs import repository
 from service.runs.artifacts import find_artifact, run_dir
 
@@ -120,8 +120,11 @@ def devices_page(request: Request, session: SessionDep, settings: SettingsDep) -
 def tables_page(request: Request, session: SessionDep) -> Response:
     if (redirect := _login_redirect(request)) is not None:
         return redirect
-    data = views.tables_page(session)
-    charts = {t["id"]: {"metric": t["metric"], "scatter": t["scatter"], "errors": t["errors"]} for t in data["tables"]}
+    data = tables_view.tables_page(session)
+    charts = {
+        t["id"]: {"metric": t["metric"], "scatter": t["scatter"], "errors": t["errors"], "families": t["families"]}
+        for t in data["tables"]
+    }
     return render(request, "tables.html", title="Lookup tables", charts=charts, **data)
 
 

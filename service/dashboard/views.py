@@ -5,7 +5,6 @@ Plain dicts and lists, ready for the templates and for the charts' JSON.
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +23,6 @@ from service.settings import Settings
 
 CANCELLABLE = ("queued", "running")
 EVENT_LOG_LIMIT = 500
-HISTOGRAM_BINS = 12
 
 
 def duration(start: datetime | None, end: datetime | None) -> str:
@@ -115,45 +113,3 @@ def devices_page(session: Session, settings: Settings) -> dict[str, Any]:
         detail["queue_depth"] = detail["jobs"].get(PENDING, 0) + detail["jobs"].get(LEASED, 0)
         profiles.append(detail)
     return {"profiles": profiles, "offline_after": settings.offline_after_seconds}
-
-
-def histogram(values: list[float], bins: int = HISTOGRAM_BINS) -> dict[str, list[float]]:
-    """Counts of values in equal-width bins (percent error), for the error distribution."""
-    if not values:
-        return {"x": [], "y": []}
-    low, high = min(values), max(values)
-    if math.isclose(low, high):
-        return {"x": [low], "y": [len(values)]}
-    width = (high - low) / bins
-    counts = [0] * bins
-    for value in values:
-        counts[min(bins - 1, int((value - low) / width))] += 1
-    return {"x": [low + width * (i + 0.5) for i in range(bins)], "y": counts}
-
-
-def tables_page(session: Session) -> dict[str, Any]:
-    tables = []
-    for profile in store.list_profiles(session):
-        measurements = store.list_measurements(session, profile.id)
-        metrics = sorted({profile.metric, *(m.metric for m in measurements)})
-        for metric in metrics:
-            rows = [m for m in measurements if m.metric == metric]
-            paired = [m for m in rows if m.estimated is not None]
-            errors = [100.0 * m.relative_error for m in paired if m.relative_error is not None]
-            tables.append(
-                {
-                    "id": f"{profile.id}-{metric}",
-                    "profile": profile,
-                    "metric": metric,
-                    "entries": store.count_entries(session, profile.id, metric),
-                    "measurements": len(rows),
-                    "mean_abs_error": sum(abs(e) for e in errors) / len(errors) if errors else None,
-                    "scatter": {
-                        "x": [m.measured for m in paired],
-                        "y": [m.estimated for m in paired],
-                        "text": [f"model {m.model_sha256[:12]}" for m in paired],
-                    },
-                    "errors": histogram(errors),
-                }
-            )
-    return {"tables": tables}

@@ -1,4 +1,4 @@
-// Lookup tables page: estimate-vs-measured scatter and error histogram per table.
+// Lookup tables page: estimate-vs-measured scatter, error histogram and error per model family, per table.
 (function () {
   "use strict";
   const node = document.getElementById("tables-charts");
@@ -8,7 +8,18 @@
   Object.keys(charts).forEach(function (id) {
     const section = document.getElementById(id);
     const chart = charts[id];
-    if (!section || chart.scatter.x.length === 0) return;
+    if (!section) return;
+    if (chart.families.length > 0) {
+      const names = chart.families.map(function (f) { return f.label; });
+      const bars = [["one scale (before)", "one_scale", "#adb5bd"], ["calibrated (after)", "calibrated", "#1971c2"],
+                    ["family held out", "held_out", "#f08c00"]];
+      Plotly.newPlot(section.querySelector('[data-chart="families"]'), bars.map(function (b) {
+        return { name: b[0], type: "bar", x: names, y: chart.families.map(function (f) { return f[b[1]]; }),
+                 hovertemplate: b[0] + ": %{y:.1f}%<extra></extra>", marker: { color: b[2] } };
+      }), { height: 320, margin: { l: 60, r: 20, t: 10, b: 90 }, barmode: "group",
+            xaxis: { automargin: true }, yaxis: { title: { text: "median |error| (%)" } } }, config);
+    }
+    if (chart.scatter.x.length === 0) return;
     const all = chart.scatter.x.concat(chart.scatter.y);
     const low = Math.min.apply(null, all), high = Math.max.apply(null, all);
     Plotly.newPlot(section.querySelector('[data-chart="estimate"]'), [
