@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from latency_tables.estimator import profile_scale
+from latency_tables.estimator import profile_calibration, profile_scale
 from latency_tables.signature import LayerSignature
 from latency_tables.store import DeviceProfile, keep_layers_of_tflite, lookup_entries
 from service.api.deps import ApiClient, BlobsDep, DatabaseDep, ProfileDep, QueueSignalDep, SessionDep, SettingsDep
@@ -42,6 +42,7 @@ def lookup(
     digests = list(dict.fromkeys(s.digest for s in signatures))
     entries = lookup_entries(session, profile.id, body.metric, digests)
     scale = profile_scale(session, profile.id, body.metric)
+    fitted = profile_calibration(session, profile.id, body.metric)
     session.commit()
     missing = [d for d in digests if d not in entries]
     return LookupOut(
@@ -49,6 +50,7 @@ def lookup(
         missing=missing,
         jobs={d: jobs[d] for d in missing if d in jobs},
         scale=scale,
+        calibration=fitted.to_dict(),
     )
 
 

@@ -187,6 +187,9 @@ class LookupOut(BaseModel):
     missing: list[str]  # digests without an entry (each has a job)
     jobs: dict[str, str]  # digest -> job id measuring it
     scale: float  # calibration: model cost = sum of entries x scale
+    # The profile's fitted calibration (latency_tables.calibration.Calibration.to_dict()):
+    # Calibration(**calibration).predict(model_features(...), family) estimates a model.
+    calibration: dict[str, Any] | None = None
 
 
 class ModelJobOut(BaseModel):
