@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -15,6 +16,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 from latency_tables.store import get_profile
 from service.api.deps import ApiClient, DatabaseDep, SessionDep, SettingsDep
 from service.api.errors import api_error, problem_responses
+from service.api.params import MAX_STORED_INT
 from service.api.run_schemas import ArtifactOut, IterationOut, ProposalOut, RunEventOut, RunOut, RunStatus
 from service.db.runs import TERMINAL_STATUSES, Run
 from service.netadapt import build_report
@@ -28,7 +30,20 @@ router = APIRouter(prefix="/runs", tags=["runs"], dependencies=[ApiClient], resp
 
 SSE_POLL_SECONDS = 0.25
 SSE_KEEPALIVE_SECONDS = 15.0
+SSE_RETRY_MILLISECONDS = 2000
 _RUN_404 = problem_responses(404, c404="No run with this id")
+
+EventCursor = Annotated[
+    int,
+    Query(
+        ge=0,
+        le=MAX_STORED_INT,
+        description=f"return events with seq > after (0 = from the start; at most {MAX_STORED_INT}, "
+        "the largest seq a run can have)",
+    ),
+]
+# What the stream sends as `id:`, and so what EventSource sends back as Last-Event-ID.
+_EVENT_ID = re.compile(r"[0-9]{1,10}")
 
 
 def _existing(session: Any, run_id: str) -> Run:
@@ -134,7 +149,9 @@ def list_iterations(run_id: str, session: SessionDep) -> list[IterationOut]:
 def list_proposals(
     run_id: str,
     session: SessionDep,
-    iteration: Annotated[int | None, Query(ge=0, description="only this iteration's proposals")] = None,
+    iteration: Annotated[
+        int | None, Query(ge=0, le=MAX_STORED_INT, description="only this iteration's proposals")
+    ] = None,
 ) -> list[ProposalOut]:
     return [ProposalOut(**row) for row in proposal_rows(_existing(session, run_id).state, iteration)]
 
@@ -143,7 +160,7 @@ def list_proposals(
 def list_events(
     run_id: str,
     session: SessionDep,
-    after: Annotated[int, Query(ge=0, description="return events with seq > after")] = 0,
+    after: EventCursor = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[RunEventOut]:
     _existing(session, run_id)
@@ -154,32 +171,74 @@ def _event_out(event: Any) -> RunEventOut:
     return RunEventOut(seq=event.seq, at=event.at, type=event.type, data=event.data)
 
 
+_SSE_FRAMING = (
+    "Server-Sent Events (text/event-stream, UTF-8), the same events as GET .../events. The "
+    f"stream opens with `retry: {SSE_RETRY_MILLISECONDS}` and a blank line (reconnect after "
+    f"{SSE_RETRY_MILLISECONDS / 1000:g} s). Then one message per event, in seq order:\n\n"
+    "    id: <seq>\n    event: <type>\n    data: <the event as one line of RunEventOut JSON>\n    <blank line>\n\n"
+    f"While nothing happens the server sends a comment line `: keep-alive` every {SSE_KEEPALIVE_SECONDS:g} s "
+    "(ignore lines starting with `:`). The server closes the stream once the run's status is terminal ("
+    + ", ".join(TERMINAL_STATUSES)
+    + ") and every event has been sent: the last message is then a `status` event whose data.status is "
+    "that terminal status. A run that is resumed later appends to the same log; open a new stream "
+    "with Last-Event-ID (or `after`) set to the last seq you saw. The schema of each `data` line is "
+    "the `x-sse-data` schema of this response (RunEventOut)."
+)
+
+
+def parse_last_event_id(value: str | None) -> int | None:
+    """The seq in a Last-Event-ID header (None when absent or empty); 422 unless it is one
+    of the ids the stream sends: ASCII decimal digits, at most MAX_STORED_INT."""
+    if not value:
+        return None
+    if _EVENT_ID.fullmatch(value) is None or int(value) > MAX_STORED_INT:
+        shown = value if len(value) <= 40 else value[:40] + "..."
+        raise api_error(
+            422,
+            f"Last-Event-ID (header): {shown!r} is not an event seq; send the `id:` of the last event "
+            f"you received (decimal digits, 0..{MAX_STORED_INT}), or leave the header out",
+        )
+    return int(value)
+
+
 @router.get(
     "/{run_id}/events/stream",
     response_class=StreamingResponse,
+    summary="Follow a run's events as Server-Sent Events",
+    description=_SSE_FRAMING,
     responses={
         200: {
-            "description": "Server-Sent Events: `id: <seq>`, `event: <type>`, `data: <RunEventOut JSON>`; "
-            "the stream ends after the run's last event once it has finished, failed or been cancelled",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "description": "The event stream; framing in the operation's description",
+            "content": {
+                "text/event-stream": {
+                    "schema": {"type": "string", "description": "SSE messages as described above"},
+                    "x-sse-data": {"$ref": "#/components/schemas/RunEventOut"},
+                }
+            },
         },
         **_RUN_404,
+        **problem_responses(422, c422="`after` out of range, or a Last-Event-ID that is not an event seq"),
     },
 )
 def stream_events(
     run_id: str,
     session: SessionDep,
     database: DatabaseDep,
-    after: Annotated[int, Query(ge=0, description="start after this seq")] = 0,
+    after: EventCursor = 0,
     last_event_id: Annotated[
-        str | None, Header(description="sent by EventSource on reconnect; overrides `after`")
+        str | None,
+        Header(
+            description=f"sent by EventSource on reconnect: the last `id:` received (decimal, 0..{MAX_STORED_INT}); "
+            "overrides `after`",
+            examples=["42"],
+        ),
     ] = None,
 ) -> StreamingResponse:
+    start = parse_last_event_id(last_event_id)
     _existing(session, run_id)
     session.commit()
-    start = int(last_event_id) if last_event_id and last_event_id.isdigit() else after
     return StreamingResponse(
-        _event_stream(database, run_id, start),
+        _event_stream(database, run_id, after if start is None else start),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -193,7 +252,7 @@ async def _event_stream(database: Any, run_id: str, after: int) -> AsyncIterator
             return events, run is None or run.status in TERMINAL_STATUSES
 
     idle = 0.0
-    yield "retry: 2000\n\n"
+    yield f"retry: {SSE_RETRY_MILLISECONDS}\n\n"
     while True:
         events, ended = await run_in_threadpool(poll, after)
         for event in events:

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from latency_tables.protocol import JOB_KINDS, METRICS, DeviceDescription
+from service.api.params import MAX_STORED_INT
 
 Metric = Literal[METRICS]  # type: ignore[valid-type]
 JobKind = Literal[JOB_KINDS]  # type: ignore[valid-type]
@@ -73,7 +74,7 @@ class ResultIn(BaseModel):
 
     median: FiniteNonNegative | None = None
     spread: FiniteNonNegative | None = None
-    n: int | None = Field(None, ge=1)
+    n: int | None = Field(None, ge=1, le=MAX_STORED_INT, description="how many samples the median is of")
     error: str | None = Field(None, min_length=1, max_length=4000)
     details: dict[str, Any] = Field(default_factory=dict)
 

@@ -125,7 +125,9 @@ def _inspection_limiter(request: Request, tokens: int) -> anyio.CapacityLimiter:
 
 def _refuse_declared_length(request: Request, max_bytes: int) -> None:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+    # isascii: str.isdigit() also accepts digits int() refuses ('²'). (The HTTP layer
+    # checks the header too; this is the app's own guard.)
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
         raise _too_large(max_bytes)
 
 

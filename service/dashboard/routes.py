@@ -16,7 +16,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from service.api.deps import DatabaseDep, SessionDep, SettingsDep
-from service.api.runs import stream_events
+from service.api.runs import EventCursor, stream_events
 from service.dashboard import auth, tables_view, views
 from service.runs import repository
 from service.runs.artifacts import find_artifact, run_dir
@@ -195,7 +195,9 @@ def run_view(run_id: str, request: Request, session: SessionDep, settings: Setti
 
 
 @api.get("/runs/{run_id}/events/stream")
-def run_events(run_id: str, request: Request, session: SessionDep, database: DatabaseDep, after: int = 0) -> Response:
+def run_events(
+    run_id: str, request: Request, session: SessionDep, database: DatabaseDep, after: EventCursor = 0
+) -> Response:
     _require(request)
     return stream_events(run_id, session, database, after, request.headers.get("last-event-id"))
 

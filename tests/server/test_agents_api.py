@@ -276,6 +276,8 @@ def test_lease_for_another_agent_id(client: httpx.Client, agent: RegistrationRep
         ({"median": "fast", "n": 3}, "median"),
         ({"median": -1.0, "n": 3}, "median"),
         ({"median": 1.0, "n": 0}, "n"),
+        ({"median": 1.0, "n": 2**31}, "n"),  # past an INTEGER column on PostgreSQL
+        ({"median": 1.0, "n": 2**63}, "n"),  # past one on SQLite
         ({"median": 1.0, "n": 3, "spread": -0.1}, "spread"),
         ({"median": 1.0}, "n"),
         ({}, "median"),

@@ -162,3 +162,36 @@ def test_the_documented_statuses_are_the_stored_ones():
     from service.db.runs import RUN_STATUSES
 
     assert typing.get_args(RunStatus) == RUN_STATUSES
+
+
+# -- hostile integers and headers (issue 20): a 422 naming the field, and the server keeps
+# serving on the same connection ----------------------------------------------------------
+
+
+def test_an_event_cursor_beyond_any_seq_is_422_not_500(client, model_id):
+    run = create(client, {"model_id": model_id, "budget": 0.36}).json()
+    for path in (f"/v1/runs/{run['id']}/events", f"/v1/runs/{run['id']}/events/stream"):
+        for after in ("9223372036854775808", "9999999999999999999999999", str(2**31)):
+            # (a timeout: before the fix the stream answered 200 and never ended)
+            assert_problem(client.get(path, params={"after": after}, timeout=30), 422, "after")
+    # The same connection still serves (a 500 made uvicorn close it).
+    assert client.get(f"/v1/runs/{run['id']}/events", params={"after": 2**31 - 1}).json() == []
+
+
+@pytest.mark.parametrize(
+    "last_event_id",
+    [b"\xb2", b"9999999999999999999999999", b"-1", b"1.5", b"0x10", b"\xd9\xa3"],  # '²' in latin-1, Arabic-Indic 3
+)
+def test_a_last_event_id_that_is_not_a_small_decimal_is_422(client, model_id, last_event_id):
+    run = create(client, {"model_id": model_id, "budget": 0.37}).json()
+    response = client.get(
+        f"/v1/runs/{run['id']}/events/stream", headers={"Last-Event-ID": last_event_id}, timeout=30
+    )
+    assert_problem(response, 422, "Last-Event-ID")
+    assert client.get(f"/v1/runs/{run['id']}").status_code == 200
+
+
+def test_other_request_integers_are_range_checked(client, model_id):
+    run = create(client, {"model_id": model_id, "budget": 0.38}).json()
+    assert_problem(client.get(f"/v1/runs/{run['id']}/proposals", params={"iteration": 2**63}), 422, "iteration")
+    assert_problem(client.get("/v1/runs", params={"offset": 2**63}), 422, "offset")
