@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from service.api import api_router
 from service.api.errors import install_error_handlers
+from service.api.http_server import http_server_options, install_header_limit
 from service.api.openapi import install_openapi
 from service.dashboard import install_dashboard
 from service.db.blobs import BlobStore
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.queue_signal = signal
     app.state.run_supervisor = supervisor
     install_error_handlers(app)
+    install_header_limit(app, settings.max_header_bytes)
     install_openapi(app)
     app.include_router(api_router)
     install_dashboard(app)
@@ -83,5 +85,9 @@ def serve(settings: Settings | None = None) -> None:
     # Event streams stay open while runs go on: on shutdown, give them a few seconds, not
     # forever (clients reconnect with Last-Event-ID).
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+        **http_server_options(settings),
     )

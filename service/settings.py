@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # An agent silent for this many heartbeats is shown offline.
     offline_after_heartbeats: float = Field(3.0, gt=0)
     max_upload_bytes: int = Field(512 * 1024 * 1024, gt=0)
+    # The request line and headers of one request (uvicorn's h11 buffer limit and the app's
+    # own check, service.api.http_server): larger ones get a 431 problem.
+    max_header_bytes: int = Field(64 * 1024, ge=4096)
 
     # Uploaded models (.keras) and datasets (.npz), service.uploads. Both are zip archives:
     # the sum of their members' uncompressed sizes is capped before anything is read.

@@ -25,6 +25,7 @@ import uvicorn
 from sqlalchemy.orm import Session
 
 from latency_tables.db import make_engine, make_session_factory
+from service.api.http_server import http_server_options
 from service.app import create_app
 from service.settings import Settings
 from tests.db.backends import database_url, module_database_url  # noqa: F401  (fixtures)
@@ -74,7 +75,10 @@ def running_server(settings: Settings) -> Iterator[LiveServer]:
     port = sock.getsockname()[1]
     # The app's own workers call back on settings.port.
     settings = settings.model_copy(update={"port": port})
-    config = uvicorn.Config(create_app(settings), log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
+    config = uvicorn.Config(
+        create_app(settings), log_level="warning", lifespan="on", timeout_graceful_shutdown=2,
+        **http_server_options(settings),
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
