@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from service.api import api_router
 from service.api.errors import install_error_handlers
-from service.api.http_server import http_server_options, install_header_limit
+from service.api.http_server import http_server_options, install_header_limit, server_log_config
 from service.api.openapi import install_openapi
 from service.dashboard import install_dashboard
 from service.db.blobs import BlobStore
@@ -89,5 +89,6 @@ def serve(settings: Settings | None = None) -> None:
         host=settings.host,
         port=settings.port,
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+        log_config=server_log_config(),
         **http_server_options(settings),
     )

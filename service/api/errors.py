@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from service.queue.errors import InvalidResult, JobConflict, JobNotFound, QueueError
 
@@ -30,6 +31,10 @@ _QUEUE_ERROR_STATUS: list[tuple[type[QueueError], int]] = [
     (JobConflict, 409),
     (InvalidResult, 422),
 ]
+
+
+class UploadAborted(ClientDisconnect):
+    """The client went away while sending a body; the message says how far it got."""
 
 
 class Problem(BaseModel):
@@ -149,6 +154,14 @@ async def _queue_error(request: Request, exc: QueueError) -> JSONResponse:
     return error_response(status, str(exc), instance=request.url.path)
 
 
+async def _client_gone(request: Request, exc: ClientDisconnect) -> JSONResponse:
+    # The client's doing, not a fault of the server's: one line for the operator.
+    reason = str(exc) or "the client disconnected before the request body had arrived"
+    log.info("%s %s: %s", request.method, request.url.path, reason)
+    # Never delivered (the connection is gone), but the app must answer something.
+    return error_response(400, reason, instance=request.url.path)
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     # The traceback goes to the server log; the client gets a problem, not a bare text.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -162,4 +175,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(QueueError, _queue_error)  # type: ignore[arg-type]
+    app.add_exception_handler(ClientDisconnect, _client_gone)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected_error)

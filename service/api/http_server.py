@@ -16,6 +16,7 @@ HTTP options from `http_server_options`, so every server answers the same way.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 from http import HTTPStatus
 from typing import Any
@@ -24,7 +25,7 @@ import h11
 from fastapi import FastAPI
 from h11._connection import DEFAULT_MAX_INCOMPLETE_EVENT_SIZE  # what uvicorn falls back to, too
 from starlette.types import ASGIApp, Receive, Scope, Send
-from uvicorn.config import Config
+from uvicorn.config import LOGGING_CONFIG, Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
@@ -39,6 +40,14 @@ def header_limit_detail(max_bytes: int) -> str:
         f"the request line and headers are larger than this server accepts ({max_bytes:,} bytes, "
         f"{HEADER_SETTING}); send fewer or shorter headers"
     )
+
+
+def server_log_config() -> dict[str, Any]:
+    """uvicorn's logging configuration plus the service's own loggers at INFO, in the same
+    format (`netadapt serve`: run workers started, leases expired, uploads aborted)."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["service"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 def http_server_options(settings: Settings) -> dict[str, Any]:

@@ -14,9 +14,10 @@ from typing import Any, Protocol, TypeVar
 
 import anyio
 from fastapi import Request, Response
+from starlette.requests import ClientDisconnect
 from fastapi.concurrency import run_in_threadpool
 
-from service.api.errors import api_error
+from service.api.errors import UploadAborted, api_error
 from service.db.blobs import NotATfliteFile, check_tflite
 from service.settings import Settings
 from service.uploads.catalog import INCOMING_DIR
@@ -45,15 +46,7 @@ def octet_stream_body(description: str) -> dict[str, Any]:
 
 async def read_tflite_body(request: Request, max_bytes: int) -> bytes:
     """The request body, refused with 413 past `max_bytes` and 422 unless it is a .tflite."""
-    _refuse_declared_length(request, max_bytes)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:  # a missing or lying Content-Length
-            raise _too_large(max_bytes)
-        chunks.append(chunk)
-    data = b"".join(chunks)
+    data = b"".join([chunk async for chunk in _body_chunks(request, max_bytes)])
     if not data:
         raise api_error(422, "empty body: send the .tflite file's bytes as application/octet-stream")
     try:
@@ -76,10 +69,8 @@ async def body_in_temp_file(request: Request, max_bytes: int, directory: Path, f
         digest = hashlib.sha256()
         size = 0
         with open(path, "wb") as out:
-            async for chunk in request.stream():
+            async for chunk in _body_chunks(request, max_bytes):
                 size += len(chunk)
-                if size > max_bytes:  # a missing or lying Content-Length
-                    raise _too_large(max_bytes)
                 digest.update(chunk)
                 out.write(chunk)
             out.flush()
@@ -113,6 +104,25 @@ async def take_upload(
     return record
 
 
+async def _body_chunks(request: Request, max_bytes: int) -> AsyncIterator[bytes]:
+    """The body's chunks: 413 past `max_bytes` (declared or sent); UploadAborted when the
+    client goes away halfway (logged as one line, service.api.errors)."""
+    _refuse_declared_length(request, max_bytes)
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_bytes:  # a missing or lying Content-Length
+                raise _too_large(max_bytes)
+            yield chunk
+    except ClientDisconnect:
+        declared = _declared_length(request)
+        of = f" of {declared:,}" if declared is not None else ""
+        raise UploadAborted(
+            f"the client disconnected after sending {size:,}{of} bytes of the body; nothing was stored"
+        ) from None
+
+
 def _inspection_limiter(request: Request, tokens: int) -> anyio.CapacityLimiter:
     """At most `tokens` uploads are checked and loaded at once (each load is a child process
     of a few GB); the others wait here, without holding one of the threads that serve
@@ -124,11 +134,18 @@ def _inspection_limiter(request: Request, tokens: int) -> anyio.CapacityLimiter:
 
 
 def _refuse_declared_length(request: Request, max_bytes: int) -> None:
-    declared = request.headers.get("content-length")
-    # isascii: str.isdigit() also accepts digits int() refuses ('²'). (The HTTP layer
-    # checks the header too; this is the app's own guard.)
-    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
+    declared = _declared_length(request)
+    if declared is not None and declared > max_bytes:
         raise _too_large(max_bytes)
+
+
+def _declared_length(request: Request) -> int | None:
+    declared = request.headers.get("content-length")
+    # isascii: str.isdigit() also takes digits int() refuses ('²'). (h11 checks the header
+    # before the app sees it; this is the app's own guard.)
+    if declared is None or not (declared.isascii() and declared.isdigit()):
+        return None
+    return int(declared)
 
 
 def _too_large(max_bytes: int):
