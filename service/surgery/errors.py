@@ -25,5 +25,22 @@ class UnsupportedLayerError(SurgeryError):
         )
 
 
+class UnsupportedOperationError(UnsupportedLayerError):
+    """A `keras.ops` call in a Functional graph (an operation node, not a layer) whose
+    channel behaviour we do not know."""
+
+    def __init__(self, node_name: str, class_name: str, reason: str = "") -> None:
+        self.layer_name = node_name
+        self.class_name = class_name
+        detail = f": {reason}" if reason else ""
+        SurgeryError.__init__(
+            self,
+            f"operation '{node_name}' of class {class_name} (a keras.ops call in the model's "
+            f"graph) is not supported for structural pruning{detail}. Write it with supported "
+            "elementwise ops (add, subtract, multiply, divide, maximum, minimum) or built-in "
+            "layers, or remove it before pruning.",
+        )
+
+
 class InvalidKeepError(SurgeryError):
     """A `keep` mapping that names an unknown or frozen group or bad channel indices."""

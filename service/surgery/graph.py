@@ -5,7 +5,9 @@ that keep channels (batch norm, depthwise convs, pooling, activations) pass thei
 spaces on; merges (Add, Multiply, ...) couple the spaces of their inputs, so that those
 must lose the same indices; Concatenate lays spaces side by side; Flatten repeats them
 once per spatial position. A :class:`ChannelGroup` is a set of coupled spaces: removing
-channel ``i`` from a group removes it from every member's output.
+channel ``i`` from a group removes it from every member's output. Operation nodes (the
+`keras.ops` calls of a Functional graph, such as `x + 3.0`; see operation_roles) are nodes
+like layers: elementwise ones pass channels on or couple their operands.
 
 A tensor's channel axis is described by a :class:`Layout`: a sequence of segments (a space,
 each of its channels repeated ``repeat`` times, as after a depthwise conv with a depth
@@ -20,8 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from .errors import SurgeryError, UnsupportedLayerError, UnsupportedModelError
+from .errors import (
+    SurgeryError,
+    UnsupportedLayerError,
+    UnsupportedModelError,
+    UnsupportedOperationError,
+)
 from .layer_roles import CHANNEL_MIXING_ACTIVATIONS, Role, activation_name, classify
+from .operation_roles import classify_operation, operation_class_name
 
 
 @dataclass(frozen=True)
@@ -46,7 +54,8 @@ class ChannelSpace:
 
 @dataclass
 class LayerNode:
-    """One layer of the model with the channel layouts of its inputs and output."""
+    """One layer (or operation node) of the model with the channel layouts of its inputs
+    and output."""
 
     name: str
     class_name: str
@@ -60,6 +69,9 @@ class LayerNode:
     weight_shapes: list[tuple[int, ...]]
     out_space: int | None = None  # producers only
     reshape_target: tuple[int, ...] | None = None
+    # Operation nodes only: (argument position, value) of each operand that is not a
+    # tensor, e.g. ((1, array(3.0)),) for `x + 3.0`.
+    constants: tuple[tuple[int, np.ndarray], ...] = ()
 
 
 @dataclass
@@ -204,7 +216,9 @@ def _is_functional_or_sequential(model: Any) -> str:
 
 
 def _graph_nodes(model: Any) -> list[Any]:
-    """The model's call nodes in topological order (inputs first)."""
+    """The model's call nodes in topological order (inputs first): layer calls and
+    operation nodes (`keras.ops` calls such as `x + 3.0`) alike. Each node's `operation`
+    is callable with the node's `arguments` (symbolic tensors replaced by values)."""
     try:
         outputs = model.outputs
     except (AttributeError, ValueError):
@@ -241,11 +255,21 @@ def _graph_nodes(model: Any) -> list[Any]:
     return order
 
 
+def _constant_operands(node: Any) -> list[tuple[int, Any]]:
+    """(argument position, value) of each operand of a call node that is not a symbolic
+    tensor (e.g. the 3.0 of `x + 3.0`), as passed: a list stays one operand."""
+    import keras
+
+    values = [*node.arguments.args, *node.arguments.kwargs.values()]
+    return [(i, v) for i, v in enumerate(values) if not isinstance(v, keras.KerasTensor)]
+
+
 def analyze(model: Any) -> ChannelGraph:
     """Build the channel dependency graph of a Keras 3 Sequential or Functional model.
 
     Raises :class:`UnsupportedModelError` for subclassed, nested or shared-layer models and
-    :class:`UnsupportedLayerError` naming the first layer whose channel behaviour is unknown.
+    :class:`UnsupportedLayerError` naming the first layer whose channel behaviour is unknown
+    (:class:`UnsupportedOperationError`, a subclass, for a `keras.ops` operation node).
     """
     kind = _is_functional_or_sequential(model)
     import keras
@@ -267,24 +291,42 @@ def analyze(model: Any) -> ChannelGraph:
             if spaces[seg.space].frozen_reason is None:
                 spaces[seg.space].frozen_reason = reason
 
+    seen_names: set[str] = set()
     for node in graph_nodes:
         layer = node.operation
+        is_layer = isinstance(layer, keras.layers.Layer)
+        # Operation nodes (keras.ops calls) are named by their qualified class: an ops
+        # "Add" is not the merge layer "Add".
+        cls = type(layer).__name__ if is_layer else operation_class_name(layer)
+        error = UnsupportedLayerError if is_layer else UnsupportedOperationError
         if isinstance(layer, keras.Model):
             raise UnsupportedLayerError(
-                layer.name,
-                type(layer).__name__,
-                "nested models are not supported; rebuild the model flat",
+                layer.name, cls, "nested models are not supported; rebuild the model flat"
             )
+        if layer.name in seen_names:
+            raise UnsupportedModelError(
+                f"two nodes of model '{model.name}' are named '{layer.name}'; give every layer "
+                "a unique name"
+            )
+        seen_names.add(layer.name)
         if len(node.output_tensors) != 1:
-            raise UnsupportedLayerError(layer.name, type(layer).__name__, "multiple outputs")
+            raise error(layer.name, cls, "multiple outputs")
         out_t = node.output_tensors[0]
         in_ts = list(node.input_tensors)
         in_shapes = [tuple(t.shape) for t in in_ts]
         out_shape = tuple(out_t.shape)
         in_layouts = [layouts[id(t)] for t in in_ts]
-        role = classify(layer, [len(s) for s in in_shapes])
+        barrier_reason = None
+        constants: tuple[tuple[int, np.ndarray], ...] = ()
+        if is_layer:
+            role = classify(layer, [len(s) for s in in_shapes])
+        else:
+            operands = _constant_operands(node)
+            role, barrier_reason = classify_operation(
+                layer, [len(s) for s in in_shapes], [value for _, value in operands]
+            )
+            constants = tuple((i, np.asarray(value)) for i, value in operands)
         config = layer.get_config()
-        cls = type(layer).__name__
         out_space = None
         reshape_target = None
 
@@ -333,10 +375,11 @@ def analyze(model: Any) -> ChannelGraph:
                 role = Role.MERGE
                 out = _couple(layer.name, cls, in_layouts, in_shapes, uf, spaces)
         elif role is Role.MERGE:
-            out = _couple(layer.name, cls, in_layouts, in_shapes, uf, spaces)
+            out = _couple(layer.name, cls, in_layouts, in_shapes, uf, spaces, error)
         else:  # BARRIER
+            reason = barrier_reason or f"'{layer.name}' ({cls}) must see all of its input channels"
             for lay in in_layouts:
-                freeze(lay, f"'{layer.name}' ({cls}) must see all of its input channels")
+                freeze(lay, reason)
             out = new_space(out_shape[-1], layer.name, f"output of '{layer.name}' ({cls})")
 
         layouts[id(out_t)] = out
@@ -352,9 +395,10 @@ def analyze(model: Any) -> ChannelGraph:
                 input_shapes=in_shapes,
                 output_shape=out_shape,
                 input_names=[producers_of[id(t)] for t in in_ts],
-                weight_shapes=[tuple(w.shape) for w in layer.weights],
+                weight_shapes=[tuple(w.shape) for w in layer.weights] if is_layer else [],
                 out_space=out_space,
                 reshape_target=reshape_target,
+                constants=constants,
             )
         )
 
@@ -373,6 +417,7 @@ def _couple(
     in_shapes: list[tuple[int | None, ...]],
     uf: _UnionFind,
     spaces: list[ChannelSpace],
+    error: type[UnsupportedLayerError] = UnsupportedLayerError,
 ) -> Layout:
     """Elementwise merge: inputs with the same channel count lose the same indices.
 
@@ -403,7 +448,7 @@ def _couple(
             uf.union(a.space, b.space)
     for lay, w in zip(in_layouts, widths):
         if w != full and w != 1:
-            raise UnsupportedLayerError(name, cls, f"inputs have {w} and {full} channels")
+            raise error(name, cls, f"inputs have {w} and {full} channels")
     return ref
 
 

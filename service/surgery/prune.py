@@ -128,6 +128,8 @@ def prune(
             args = keras.tree.map_structure(remap, knode.arguments.args)
             kwargs = keras.tree.map_structure(remap, knode.arguments.kwargs)
             tensors[id(out_t)] = new_layer(*args, **kwargs)
+        if not isinstance(layer, keras.layers.Layer):
+            continue  # an operation node (keras.ops call): no weights, never in a Sequential
         in_keep = graph.kept_positions(info.inputs[0], kbs) if info.inputs else None
         out_keep = graph.kept_positions(info.output, kbs)
         weights = slice_layer_weights(info, layer.get_weights(), in_keep, out_keep)

@@ -12,17 +12,35 @@ from service.surgery.layer_roles import Role
 
 
 def randomize_batchnorm(model: keras.Model, seed: int = 0) -> None:
-    """Give batch norms non-trivial statistics so that slicing them is really tested."""
+    """Give batch norms non-trivial statistics so that slicing them is really tested.
+
+    The moving statistics are those of a random batch (one training-mode pass with
+    momentum 0), then inflated by a random factor per channel, and gamma and beta are
+    random: every channel's statistics differ, yet activations keep their scale through
+    deep networks. Statistics drawn independently of the activations instead drown the
+    signal after a few dozen layers, and the output of a deep model then no longer
+    depends on its input at all."""
     rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if type(layer).__name__ == "BatchNormalization":
-            new = []
-            for w, v in zip(layer.weights, layer.get_weights()):
-                if "variance" in w.path:
-                    new.append(rng.uniform(0.5, 1.5, v.shape).astype(v.dtype))
-                else:
-                    new.append(rng.normal(0, 0.3, v.shape).astype(v.dtype))
-            layer.set_weights(new)
+    norms = [layer for layer in model.layers if type(layer).__name__ == "BatchNormalization"]
+    if not norms:
+        return
+    momenta = [layer.momentum for layer in norms]
+    for layer in norms:
+        layer.momentum = 0.0
+    batch = rng.normal(0, 1, (8, *model.inputs[0].shape[1:])).astype("float32")
+    model(batch, training=True)
+    for layer, momentum in zip(norms, momenta):
+        layer.momentum = momentum
+        new = []
+        for w, v in zip(layer.weights, layer.get_weights()):
+            if "variance" in w.path:
+                new.append((v * rng.uniform(1.0, 2.0, v.shape)).astype(v.dtype))
+            elif "mean" in w.path:
+                new.append(v)
+            else:  # gamma, beta
+                low, high = (0.5, 1.5) if "gamma" in w.path else (-0.3, 0.3)
+                new.append(rng.uniform(low, high, v.shape).astype(v.dtype))
+        layer.set_weights(new)
 
 
 def random_keep(graph: ChannelGraph, fraction: float, seed: int) -> dict[str, list[int]]:

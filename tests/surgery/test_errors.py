@@ -10,6 +10,7 @@ from service.surgery import (
     InvalidKeepError,
     UnsupportedLayerError,
     UnsupportedModelError,
+    UnsupportedOperationError,
     analyze,
     prune,
 )
@@ -90,3 +91,25 @@ def test_bad_keep_mappings_are_refused(keep, message):
     model = keras.Model(inp, layers.Conv2D(4, 1, name="c2")(layers.Conv2D(8, 3, name="c1")(inp)))
     with pytest.raises(InvalidKeepError, match=message):
         prune(model, keep)
+
+
+@pytest.mark.parametrize(
+    "make, name, class_name",
+    [
+        (lambda x: keras.ops.clip(x, 0.0, 1.0), "clip", "keras.src.ops.numpy.Clip"),
+        (lambda x: keras.ops.sum(x, axis=-1, keepdims=True), "sum", "keras.src.ops.numpy.Sum"),
+        (lambda x: keras.ops.softmax(x), "softmax", "keras.src.ops.nn.Softmax"),
+    ],
+)
+def test_unsupported_operation_node_is_named_with_its_class(make, name, class_name):
+    """keras.ops calls that surgery does not know raise its own error (never an
+    AttributeError from treating an operation as a layer)."""
+    inp = keras.Input((8, 8, 2))
+    x = make(layers.Conv2D(4, 3, name="c1")(inp))
+    model = keras.Model(inp, layers.Conv2D(2, 1, name="c2")(x))
+    with pytest.raises(UnsupportedOperationError) as err:
+        analyze(model)
+    assert err.value.class_name == class_name and err.value.layer_name.startswith(name)
+    assert f"operation '{err.value.layer_name}' of class {class_name}" in str(err.value)
+    assert isinstance(err.value, UnsupportedLayerError)
+

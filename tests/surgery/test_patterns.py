@@ -196,3 +196,131 @@ def test_residual_add_with_input_space_is_frozen(fraction):
     graph = analyze(model)
     assert [g.id for g in graph.prunable_groups] == ["c2"]
     _check(model, fraction)
+
+
+# ---- keras.ops operation nodes ---------------------------------------------------------
+
+
+def _hard_sigmoid(x):
+    """As Keras' MobileNetV3 writes it: operation nodes around a ReLU6 layer."""
+    return (layers.ReLU(6.0)(x + 3.0)) * (1.0 / 6.0)
+
+
+def test_operation_nodes_with_scalars_keep_channels():
+    """Hard sigmoid / hard swish written with keras.ops arithmetic, every binary op with the
+    scalar on either side, and the unary keras.ops activations pass channels through."""
+    inp = keras.Input((8, 8, 3))
+    x = layers.Conv2D(16, 3, padding="same", name="c1")(inp)
+    x = layers.BatchNormalization(name="c1_bn")(x)
+    x = x * _hard_sigmoid(x)  # hard swish
+    x = keras.ops.maximum(keras.ops.minimum(2.0 - x, 4.0), -1.0) / 2.0
+    x = keras.ops.true_divide(1.0, keras.ops.relu(x) + 1.0) - 0.5
+    x = keras.ops.hard_silu(keras.ops.relu6(keras.ops.divide(x, 0.25)))
+    x = keras.ops.silu(keras.ops.hard_sigmoid(keras.ops.sigmoid(x * np.float32(3.0))))
+    x = layers.Conv2D(8, 1, name="c2")(x)
+    out = layers.Dense(3, name="head")(layers.GlobalAveragePooling2D(name="gap")(x))
+    model = keras.Model(inp, out)
+    graph = analyze(model)
+    group = _group_of(graph, "c1")
+    assert group.prunable and group.members == ["c1"]
+    operation_classes = {n.class_name for n in graph.nodes if n.class_name.startswith("keras.src.ops.")}
+    assert {
+        "keras.src.ops.numpy.Add",
+        "keras.src.ops.numpy.Subtract",
+        "keras.src.ops.numpy.Multiply",
+        "keras.src.ops.numpy.Divide",
+        "keras.src.ops.numpy.TrueDivide",
+        "keras.src.ops.numpy.Maximum",
+        "keras.src.ops.numpy.Minimum",
+        "keras.src.ops.nn.Relu",
+        "keras.src.ops.nn.Relu6",
+        "keras.src.ops.nn.Sigmoid",
+        "keras.src.ops.nn.Silu",
+        "keras.src.ops.nn.HardSilu",
+        "keras.src.ops.nn.HardSigmoid",
+    } == operation_classes
+    assert "c2" in group.consumers
+    _check(model)
+    pruned = prune(model, {"c1": [0, 2, 5]})
+    assert pruned.get_layer("c2").get_weights()[0].shape == (1, 1, 3, 8)
+
+
+def test_squeeze_excite_gate_with_operation_nodes_couples_gate_and_features():
+    """MobileNetV3's SE block: the gate's hard sigmoid is written with keras.ops, and the
+    gate multiplies the features with an operation node as well as with a layer."""
+    inp = keras.Input((8, 8, 3))
+    x = layers.Conv2D(16, 3, padding="same", name="features")(inp)
+    s = layers.GlobalAveragePooling2D(keepdims=True, name="se_pool")(x)
+    s = layers.Conv2D(4, 1, activation="relu", name="se_reduce")(s)
+    s = layers.Conv2D(16, 1, name="se_expand")(s)
+    y = layers.Multiply(name="se_excite")([x, _hard_sigmoid(s)])
+    t = layers.Conv2D(16, 1, name="gate2")(layers.GlobalAveragePooling2D(keepdims=True)(y))
+    y = y * keras.ops.sigmoid(t)  # operation node of two tensors: couples like Multiply
+    z = layers.Conv2D(8, 1, name="project")(y)
+    out = layers.Dense(3, name="head")(layers.GlobalAveragePooling2D(name="gap")(z))
+    model = keras.Model(inp, out)
+    graph = analyze(model)
+    assert _group_of(graph, "features").members == ["features", "se_expand", "gate2"]
+    assert _group_of(graph, "se_reduce").prunable
+    _check(model)
+    pruned = prune(model, {"features": [1, 4, 9, 15]})
+    assert pruned.get_layer("se_expand").get_weights()[0].shape == (1, 1, 4, 4)
+    assert pruned.get_layer("gate2").get_weights()[0].shape == (1, 1, 4, 4)
+
+
+def test_operation_nodes_of_two_tensors_couple_or_broadcast():
+    """ops.add / ops.maximum of two feature maps couple them; a one-channel operand (a
+    spatial attention map) broadcasts and stays independent."""
+    inp = keras.Input((8, 8, 3))
+    a = layers.Conv2D(12, 3, padding="same", name="a")(inp)
+    b = layers.Conv2D(12, 1, name="b")(inp)
+    c = layers.Conv2D(12, 3, padding="same", name="c")(inp)
+    m = keras.ops.maximum(a + b, c)
+    attention = layers.Conv2D(1, 1, activation="sigmoid", name="attention")(m)
+    m = keras.ops.subtract(m, attention) * attention
+    z = layers.Conv2D(8, 1, name="after")(m)
+    out = layers.Dense(3, name="head")(layers.GlobalAveragePooling2D(name="gap")(z))
+    model = keras.Model(inp, out)
+    graph = analyze(model)
+    assert sorted(_group_of(graph, "a").members) == ["a", "b", "c"]
+    assert _group_of(graph, "attention").members == ["attention"]
+    _check(model)
+
+
+def test_operation_node_with_a_per_channel_constant_freezes_its_input():
+    inp = keras.Input((6, 6, 3))
+    x = layers.Conv2D(4, 3, padding="same", name="c1")(inp)
+    x = x * np.array([1.0, 2.0, 3.0, 4.0], dtype="float32")  # one constant per channel
+    y = layers.Conv2D(6, 3, padding="same", name="c2")(x)
+    y = y + np.full((6, 6, 1), 0.5, dtype="float32")  # one entry on the channel axis: fine
+    z = layers.Conv2D(5, 1, name="c3")(y)
+    out = layers.Dense(2, name="head")(layers.Flatten(name="flat")(z))
+    model = keras.Model(inp, out)
+    graph = analyze(model)
+    assert {g.id for g in graph.prunable_groups} == {"c2", "c3"}
+    assert "per-channel constant" in _group_of(graph, "c1").frozen_reason
+    _check(model)
+
+
+def test_operation_nodes_are_graph_nodes_callable_with_their_arguments():
+    """The node list that pruning (and the masked replay) walks holds operation nodes whose
+    operation computes the node's output from its arguments."""
+    from service.surgery.graph import _graph_nodes
+
+    inp = keras.Input((4, 4, 2))
+    x = layers.Conv2D(4, 1, name="c1")(inp)
+    out = layers.Conv2D(2, 1, name="c2")(keras.ops.minimum(x * 0.5, x + 1.0))
+    model = keras.Model(inp, out)
+    nodes = _graph_nodes(model)
+    graph = analyze(model)
+    assert [n.operation.name for n in nodes] == [n.name for n in graph.nodes]
+    value = np.random.default_rng(0).normal(size=(1, 4, 4, 2)).astype("float32")
+    values = {id(nodes[0].output_tensors[0]): value}
+    for node in nodes[1:]:
+        args = keras.tree.map_structure(
+            lambda a: values[id(a)] if isinstance(a, keras.KerasTensor) else a, node.arguments.args
+        )
+        values[id(node.output_tensors[0])] = node.operation(*args)
+    np.testing.assert_allclose(
+        np.asarray(values[id(nodes[-1].output_tensors[0])]), np.asarray(model(value)), atol=1e-6
+    )
