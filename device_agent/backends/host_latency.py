@@ -33,6 +33,11 @@ the agent's report have the numbers):
   again (at most `rounds` re-measurements per model): normalising corrects most of a
   slowdown but not all of it.
 - The result is the median of the normalised rounds; spread = IQR / median of them.
+- `TimingPlan.flush_bytes` (default 0: off) times each invoke with a cold cache: a
+  buffer that size is written between invokes, outside the timed region, so the op
+  reads its weights and activations from memory as it would inside a bigger model.
+  An experiment for the table's calibration (benchmarks/lut_accuracy.py); agents keep
+  the hot-cache default.
 """
 
 from __future__ import annotations
@@ -79,6 +84,7 @@ class TimingPlan:
     baseline_rounds: int = 25
     baseline_gap_ms: float = 40.0
     baseline_quantile: float = 0.2
+    flush_bytes: int = 0  # > 0: evict the caches before every timed invoke (cold cache)
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,8 @@ class TimedModel:
         self.interpreter.allocate_tensors()
         fill_random_inputs(self.interpreter)
         self.plan = plan
+        # Written between invokes to evict the caches; None keeps them hot (the default).
+        self.flush_buffer = np.zeros(plan.flush_bytes // 8, dtype=np.int64) if plan.flush_bytes > 0 else None
         # With worker threads the calling thread waits for them, so its CPU clock says
         # nothing about preemption: keep every sample then.
         self.filter_preempted = threads == 1
@@ -153,7 +161,10 @@ class TimedModel:
         walls = np.empty(attempts, dtype=np.int64)
         cpus = np.empty(attempts, dtype=np.int64)
         clean = done = 0
+        flush = self.flush_buffer
         while clean < wanted and done < attempts:
+            if flush is not None:
+                flush += 1  # touches every line: the invoke below starts with a cold cache
             c0 = cpu_clock()
             w0 = wall_clock()
             invoke()
