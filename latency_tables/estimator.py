@@ -167,12 +167,30 @@ def estimate_from_store(
         layer if isinstance(layer, LayerSignature) else LayerSignature.from_json(entries[layer].signature_json)
         for layer in layers
     ]
+    medians = {digest: entry.median for digest, entry in entries.items()}
+    fitted = profile_calibration(session, profile_id, metric)
+    return calibrated_estimate(fitted, signatures, medians, per_op_overhead)
+
+
+def calibrated_estimate(
+    fitted: Calibration,
+    signatures: Sequence[LayerSignature],
+    medians: Mapping[str, float],
+    per_op_overhead: float = 0.0,
+) -> TableEstimate:
+    """A model's estimate under a calibration (e.g. `Calibration(**lookup["calibration"])`
+    on the run side), from its layers in order and the table's medians (digest -> median),
+    with the per-invoke overhead entry counted once. Pure: no database."""
+    _check_overhead(per_op_overhead)
+    missing = list(dict.fromkeys(sig.digest for sig in signatures if sig.digest not in medians))
+    if missing:
+        return TableEstimate(raw_sum=None, calibrated=None, missing=missing, per_op_overhead=per_op_overhead)
     features = calibration.model_features(
-        [Layer(sig.op, entries[sig.digest].median, weight_bytes(sig)) for sig in signatures], per_op_overhead
+        [Layer(sig.op, medians[sig.digest], weight_bytes(sig)) for sig in signatures], per_op_overhead
     )
     family = calibration.family_key(signatures[0].inputs[0] if signatures else (), [sig.op for sig in signatures])
     raw_sum = features.raw_sum
-    calibrated = profile_calibration(session, profile_id, metric).predict(features, family)
+    calibrated = fitted.predict(features, family)
     return TableEstimate(
         raw_sum=raw_sum,
         calibrated=calibrated,

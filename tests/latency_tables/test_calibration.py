@@ -157,3 +157,19 @@ def test_calibration_round_trips_as_a_dict() -> None:
     sample = synthetic(1, seed=5)[0]
     assert again.predict(sample.features, "f1") == result.predict(sample.features, "f1")
     assert math.isfinite(again.predict(sample.features))
+
+
+def test_calibrated_estimate_applies_a_calibration_to_signatures() -> None:
+    from latency_tables import LayerSignature
+    from latency_tables.estimator import calibrated_estimate
+
+    sigs = [LayerSignature(op="FULLY_CONNECTED", inputs=[(1, 64)], output=(1, u)) for u in (10, 20)]
+    medians = {sigs[0].digest: 2.0, sigs[1].digest: 3.0}
+    fitted = calibration.Calibration("fit", 1.0, {"FULLY_CONNECTED": 2.0}, overhead=0.5)
+    result = calibrated_estimate(fitted, sigs, medians, per_op_overhead=0.25)
+    # (2.0 - 0.25) + (3.0 - 0.25) scaled by 2, plus the fitted overhead
+    assert result.calibrated == pytest.approx(2 * 4.5 + 0.5)
+    assert result.raw_sum == pytest.approx(4.75) and result.scale == pytest.approx(9.5 / 4.75)
+    assert result.family == family_key((1, 64), ["FULLY_CONNECTED", "FULLY_CONNECTED"])
+    missing = calibrated_estimate(fitted, sigs, {sigs[0].digest: 2.0})
+    assert missing.missing == [sigs[1].digest] and missing.calibrated is None
