@@ -16,6 +16,7 @@ from service.api.run_schemas import RunOut
 from service.api.tables import get_profile as profile_detail
 from service.db.models import LEASED, PENDING
 from service.db.runs import RESUMABLE_STATUSES, RUN_STATUSES, Run
+from service.run_options import labelled_settings
 from service.runs import repository
 from service.runs.artifacts import list_artifacts, run_dir
 from service.runs.history import iteration_rows, proposal_rows
@@ -78,6 +79,22 @@ def run_chart(run: dict[str, Any], iterations: list[dict[str, Any]], proposals: 
     }
 
 
+def setting_text(value: Any) -> str:
+    """A setting's value as the dashboard prints it."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        return ", ".join(setting_text(v) for v in value) or "none"
+    return str(value)
+
+
+def run_settings(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """The run's engine and training settings, under the labels they are declared with."""
+    return [{**row, "text": setting_text(row["value"])} for row in labelled_settings(request)]
+
+
 def run_page(session: Session, settings: Settings, run: Run) -> dict[str, Any]:
     summary = run_summary(run)
     state = run.state
@@ -91,6 +108,7 @@ def run_page(session: Session, settings: Settings, run: Run) -> dict[str, Any]:
     return {
         "run": summary,
         "spec": run.request,
+        "settings": run_settings(run.request),
         "iterations": iterations,
         "pending": pending,
         "groups": groups,

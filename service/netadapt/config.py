@@ -1,10 +1,23 @@
-"""Settings of one NetAdapt run."""
+"""Settings of one NetAdapt run.
+
+Each setting is declared once, here, with what it means and the values it accepts
+(`option(...)`); the REST schema, the CLI flags and the dashboard labels are derived from
+these declarations (service/run_options.py).
+"""
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Literal
+
+from service.netadapt.option_fields import (
+    as_float,
+    check_values,
+    coerce_types,
+    from_saved_dict,
+    option,
+    to_saved_dict,
+)
 
 BudgetKind = Literal["ratio", "absolute"]
 
@@ -12,42 +25,101 @@ BUDGET_KINDS = ("ratio", "absolute")
 SALIENCY_METHODS = ("l1", "l2", "apoz")
 SELECTION_RULES = ("max_accuracy", "min_drop_per_cost")
 
+# The settings every saved config has held (checkpoints, run directories). Frozen: a
+# setting added later is left out of to_dict() while at its default, so what older
+# versions saved still compares equal and resumes. Never add to this set.
+SAVED_BY_EVERY_VERSION = frozenset(
+    {
+        "budget", "budget_kind", "init_reduction_ratio", "decay", "max_iterations",
+        "channel_step", "saliency", "selection", "max_step_halvings",
+    }
+)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class NetAdaptConfig:
-    """How far to shrink the network and how fast.
+    """How far to shrink the network and how fast (see the NetAdapt paper, section 3)."""
 
-    `budget` is a fraction of the baseline cost when `budget_kind` is "ratio" (0.5 = half
-    the baseline's latency/MACs), or a cost in the estimator's unit when "absolute".
-
-    `waypoints` are intermediate budgets, in the same kind as `budget`, that the run lands on
-    exactly on its way down: the first iteration under each one aims at it rather than past
-    it, so its model is what a run to that budget would have ended with (before the final
-    fine-tune). Stored sorted from the largest (first reached) down.
-    """
-
-    budget: float
-    budget_kind: BudgetKind = "ratio"
-    init_reduction_ratio: float = 0.025
-    decay: float = 0.96
-    max_iterations: int = 100
-    channel_step: int = 8
-    saliency: str = "l1"
-    selection: str = "max_accuracy"
-    max_step_halvings: int = 3
-    waypoints: tuple[float, ...] = ()
+    budget: float = option(
+        gt=0,
+        help="the cost to reach: a fraction of the baseline cost in (0, 1] when budget_kind is "
+        "'ratio' (0.5 = half the baseline's latency/MACs), or a cost in the metric's unit "
+        "when 'absolute'",
+    )
+    budget_kind: BudgetKind = option(
+        "ratio",
+        choices=BUDGET_KINDS,
+        help="'ratio': budget is a fraction of the baseline cost; 'absolute': a cost in the "
+        "metric's unit (ms, instructions, MACs or parameters)",
+    )
+    init_reduction_ratio: float = option(
+        0.025,
+        gt=0,
+        lt=1,
+        label="Initial reduction",
+        help="fraction of the baseline cost the first iteration removes (the paper uses ~0.025)",
+        hint="it is the fraction of the baseline cost removed in the first iteration "
+        "(the paper uses ~0.025)",
+    )
+    decay: float = option(
+        0.96,
+        gt=0,
+        le=1,
+        label="Reduction decay",
+        help="each iteration's cost reduction is this factor times the previous one's (a step "
+        "of init_reduction_ratio x decay^i of the baseline cost); 1 keeps the step constant",
+        hint="use 1.0 for a constant step",
+    )
+    max_iterations: int = option(
+        100,
+        ge=1,
+        le=10_000,
+        help="the run stops after this many iterations even if the budget is not reached",
+    )
+    channel_step: int = option(
+        8,
+        ge=1,
+        le=1024,
+        help="channel counts stay multiples of this (8 keeps them friendly to SIMD kernels; 1 "
+        "allows any count)",
+        hint="use 1 to allow any channel count, 8 to keep counts friendly to SIMD kernels",
+    )
+    saliency: str = option(
+        "l1",
+        choices=SALIENCY_METHODS,
+        help="which channels a pruned layer keeps: the largest filters by L1 or L2 norm of "
+        "their weights, or 'apoz' the ones least often zero after the activation on training "
+        "samples (see apoz_samples)",
+    )
+    selection: str = option(
+        "max_accuracy",
+        choices=SELECTION_RULES,
+        help="which proposal an iteration keeps: 'max_accuracy' the one with the highest "
+        "holdout accuracy after its short-term fine-tune, 'min_drop_per_cost' the one losing "
+        "the least accuracy per unit of cost removed",
+    )
+    max_step_halvings: int = option(
+        3,
+        ge=0,
+        le=20,
+        help="when no layer can meet an iteration's cost target, retry the iteration with "
+        "half the step this many times before the run stops",
+        hint="use 0 to never retry an iteration with a smaller step",
+    )
+    waypoints: tuple[float, ...] = option(
+        (),
+        max_items=100,
+        metavar="B1,B2,...",
+        help="intermediate budgets, in the same kind as budget (e.g. 0.75, 0.6), that the run "
+        "lands on exactly on its way down: the first iteration under each one aims at it "
+        "rather than past it, and its model is kept as what a run to that budget would have "
+        "ended with (before the final fine-tune)",
+        hint="pass e.g. waypoints=(0.75, 0.6) to also land on 75% and 60% of the baseline cost",
+    )
 
     def __post_init__(self) -> None:
-        # Coerce so that 1 and 1.0 give the same config (and the same checkpoint contents).
-        for name in ("budget", "init_reduction_ratio", "decay"):
-            object.__setattr__(self, name, _as_float(name, getattr(self, name)))
-        for name in ("max_iterations", "channel_step", "max_step_halvings"):
-            _require_int(name, getattr(self, name))
-
-        if self.budget_kind not in BUDGET_KINDS:
-            raise ValueError(
-                f"budget_kind must be one of {BUDGET_KINDS}, got {self.budget_kind!r}"
-            )
+        coerce_types(self)
+        # The budget's own messages say which kind the number was read as.
         if self.budget_kind == "ratio" and not 0.0 < self.budget <= 1.0:
             raise ValueError(
                 f"budget {self.budget} is a ratio of the baseline cost and must be in (0, 1]; "
@@ -59,47 +131,12 @@ class NetAdaptConfig:
                 f"absolute budget {self.budget} can never be reached (no network costs <= 0); "
                 "pass a positive cost in the estimator's unit"
             )
-        if not 0.0 < self.init_reduction_ratio < 1.0:
-            raise ValueError(
-                f"init_reduction_ratio must be in (0, 1), got {self.init_reduction_ratio}; "
-                "it is the fraction of the baseline cost removed in the first iteration "
-                "(the paper uses ~0.025)"
-            )
-        if not 0.0 < self.decay <= 1.0:
-            raise ValueError(
-                f"decay must be in (0, 1], got {self.decay}; use 1.0 for a constant step"
-            )
-        if self.max_iterations < 1:
-            raise ValueError(f"max_iterations must be >= 1, got {self.max_iterations}")
-        if self.channel_step < 1:
-            raise ValueError(
-                f"channel_step must be >= 1, got {self.channel_step}; use 1 to allow any "
-                "channel count, 8 to keep counts friendly to SIMD kernels"
-            )
-        if self.saliency not in SALIENCY_METHODS:
-            raise ValueError(
-                f"saliency must be one of {SALIENCY_METHODS}, got {self.saliency!r}"
-            )
-        if self.selection not in SELECTION_RULES:
-            raise ValueError(
-                f"selection must be one of {SELECTION_RULES}, got {self.selection!r}"
-            )
-        if self.max_step_halvings < 0:
-            raise ValueError(
-                f"max_step_halvings must be >= 0, got {self.max_step_halvings}; "
-                "use 0 to never retry an iteration with a smaller step"
-            )
+        check_values(self)
+        # Stored sorted from the largest (first reached) down.
         object.__setattr__(self, "waypoints", self._checked_waypoints())
 
     def _checked_waypoints(self) -> tuple[float, ...]:
-        # JSON (settings files, checkpoints, the REST body) gives a list; a tuple keeps the
-        # config hashable and equal to the one it was saved from.
-        if not isinstance(self.waypoints, (list, tuple)):
-            raise ValueError(
-                f"waypoints must be a list of budgets, got {self.waypoints!r}; pass e.g. "
-                "waypoints=(0.75, 0.6) to also land on 75% and 60% of the baseline cost"
-            )
-        values = [_as_float("waypoint", w) for w in self.waypoints]
+        values = [as_float("waypoint", w) for w in self.waypoints]
         for value in values:
             if self.budget_kind == "ratio" and not self.budget < value < 1.0:
                 raise ValueError(
@@ -118,38 +155,9 @@ class NetAdaptConfig:
         return tuple(sorted(values, reverse=True))
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        # Plain JSON, so the dict equals itself after a save and load. Left out when empty
-        # so settings saved before waypoints existed (checkpoints, run directories, request
-        # fingerprints) still compare equal and resume.
-        if self.waypoints:
-            data["waypoints"] = list(self.waypoints)
-        else:
-            del data["waypoints"]
-        return data
+        return to_saved_dict(self, SAVED_BY_EVERY_VERSION)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NetAdaptConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown NetAdapt setting(s) {unknown}; known settings are {sorted(known)}"
-            )
-        if "budget" not in data:
-            raise ValueError("NetAdapt settings need a 'budget'")
-        return cls(**data)
-
-
-def _as_float(name: str, value: Any) -> float:
-    # bool is an int subclass; True as a budget is always a mistake.
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return float(value)
-
-
-def _require_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
+        result: NetAdaptConfig = from_saved_dict(cls, data, "NetAdapt setting")
+        return result

@@ -2,46 +2,100 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any
+
+from service.netadapt.option_fields import (
+    check_values,
+    coerce_types,
+    from_saved_dict,
+    option,
+    to_saved_dict,
+)
+
+# The options every saved run directory has held. Frozen: an option added later is left
+# out of to_dict() while at its default, so a run directory made before it existed still
+# resumes (its settings compare equal). Never add to this set.
+SAVED_BY_EVERY_VERSION = frozenset(
+    {
+        "short_term_steps", "batch_size", "learning_rate", "holdout", "long_term_epochs",
+        "long_term_learning_rate", "augment", "seed", "apoz_samples",
+    }
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class TrainingOptions:
-    """Short-term fine-tune per proposal, holdout split, and final long-term fine-tune."""
+    """Short-term fine-tune per proposal, holdout split, and final long-term fine-tune.
 
-    short_term_steps: int = 100
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    holdout: float = 0.15  # fraction (or, if >= 1, count) of the training split
-    long_term_epochs: int = 10
-    long_term_learning_rate: float = 3e-4
-    augment: bool = False
-    seed: int = 0
-    apoz_samples: int = 256
+    Each option is declared once, here; the REST schema, CLI flags and dashboard labels
+    are derived from these declarations (service/run_options.py).
+    """
+
+    short_term_steps: int = option(
+        100,
+        ge=1,
+        le=1_000_000,
+        help="training steps (batches) each proposal is fine-tuned for before its holdout "
+        "accuracy is measured",
+    )
+    batch_size: int = option(
+        64, ge=1, le=65_536, help="samples per training step, in the short- and the long-term fine-tune"
+    )
+    learning_rate: float = option(
+        1e-3, gt=0, le=10, help="learning rate of each proposal's short-term fine-tune"
+    )
+    holdout: float = option(
+        0.15,
+        gt=0,
+        le=1_000_000,
+        help="training samples held out to score proposals: below 1 a fraction of the "
+        "training split (0.15 = 15%), from 1 up a count of samples (500 = 500 samples). The "
+        "test split is never used to choose; the long-term fine-tune trains on the whole "
+        "training split",
+        hint="a fraction of the training split, or a count",
+    )
+    long_term_epochs: int = option(
+        10,
+        ge=0,
+        le=10_000,
+        help="epochs of the final fine-tune of the last iteration's model on the whole "
+        "training split. 0 means no long-term fine-tune: the last iteration's model is "
+        "exported as is and evaluated on the test split",
+    )
+    long_term_learning_rate: float = option(
+        3e-4, gt=0, le=10, help="learning rate of the final long-term fine-tune"
+    )
+    augment: bool = option(
+        False, help="random horizontal flips and crops of the training images while fine-tuning"
+    )
+    seed: int = option(
+        0,
+        ge=0,
+        le=2**31 - 1,
+        help="seeds the holdout split, batch order, augmentation and dropout: the same seed "
+        "and settings give the same run",
+    )
+    apoz_samples: int = option(
+        256,
+        ge=1,
+        le=1_000_000,
+        label="APoZ samples",
+        help="training samples whose activations rank channels when saliency is 'apoz' "
+        "(average percentage of zeros); unused otherwise",
+    )
 
     def __post_init__(self) -> None:
-        if self.short_term_steps < 1:
-            raise ValueError("short_term_steps must be >= 1")
-        if self.batch_size < 1:
-            raise ValueError("batch_size must be >= 1")
-        if not self.learning_rate > 0 or not self.long_term_learning_rate > 0:
-            raise ValueError("learning rates must be > 0")
-        if not self.holdout > 0:
-            raise ValueError("holdout must be > 0 (a fraction of the training split, or a count)")
-        if self.long_term_epochs < 0:
-            raise ValueError("long_term_epochs must be >= 0")
+        coerce_types(self)
+        check_values(self)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return to_saved_dict(self, SAVED_BY_EVERY_VERSION)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainingOptions":
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown training options: {sorted(unknown)}")
-        return cls(**data)
+    def from_dict(cls, data: dict[str, Any]) -> TrainingOptions:
+        result: TrainingOptions = from_saved_dict(cls, data, "training option")
+        return result
 
 
 @dataclass(frozen=True)

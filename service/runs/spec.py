@@ -13,48 +13,51 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from service.netadapt import NetAdaptConfig
+from service.netadapt.option_fields import field_defaults, without_new_defaults
+from service.pruning.options import TrainingOptions
+from service.run_options import (
+    engine_option,
+    engine_options,
+    rest_annotation,
+    rest_field,
+    rest_model,
+    training_options,
+)
 
 Metric = Literal["latency_ms", "instructions", "macs", "params"]
 MEASURED_METRICS = ("latency_ms", "instructions")
 
+# Derived from the fields of NetAdaptConfig and TrainingOptions (one declaration each).
+EngineOptions = rest_model(
+    "EngineOptions", "The NetAdapt schedule and choices (see the NetAdapt paper, section 3).", engine_options()
+)
+TrainingOptionsIn = rest_model(
+    "TrainingOptionsIn",
+    "Short-term fine-tune per proposal, holdout split, final long-term fine-tune.",
+    training_options(),
+)
+_BUDGET = engine_option("budget")
+_BUDGET_KIND = engine_option("budget_kind")
+BudgetKindIn = rest_annotation(_BUDGET_KIND)
 
-class EngineOptions(BaseModel):
-    """The NetAdapt schedule and choices (see the NetAdapt paper, section 3)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    init_reduction_ratio: float = Field(
-        0.025, gt=0, lt=1, description="fraction of the baseline cost removed in the first iteration"
-    )
-    decay: float = Field(0.96, gt=0, le=1, description="the step shrinks by this factor every iteration")
-    max_iterations: int = Field(100, ge=1, le=10_000)
-    channel_step: int = Field(8, ge=1, le=1024, description="channel counts stay multiples of this")
-    saliency: Literal["l1", "l2", "apoz"] = "l1"
-    selection: Literal["max_accuracy", "min_drop_per_cost"] = "max_accuracy"
-    max_step_halvings: int = Field(3, ge=0, le=20)
-    waypoints: list[float] = Field(
-        default_factory=list,
-        max_length=100,
-        description="intermediate budgets, in the same kind as `budget` (e.g. [0.75, 0.6]), that "
-        "the run lands on exactly on its way down; each is kept as an iteration model",
-    )
-
-
-class TrainingOptionsIn(BaseModel):
-    """Short-term fine-tune per proposal, holdout split, final long-term fine-tune."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    short_term_steps: int = Field(100, ge=1, le=1_000_000)
-    batch_size: int = Field(64, ge=1, le=65_536)
-    learning_rate: float = Field(1e-3, gt=0, le=10)
-    holdout: float = Field(
-        0.15, gt=0, le=1_000_000, description="fraction (< 1) or count (>= 1) of training samples held out"
-    )
-    long_term_epochs: int = Field(10, ge=0, le=10_000)
-    long_term_learning_rate: float = Field(3e-4, gt=0, le=10)
-    augment: bool = False
-    seed: int = Field(0, ge=0, le=2**31 - 1)
+# What request fingerprints have covered since the first version. Frozen: an option or
+# field added later is left out of the fingerprint while at its default, so a request
+# made before it existed keeps its hash (an Idempotency-Key retry across an upgrade is
+# still the same request). Never add to these sets.
+_FINGERPRINTED_BY_EVERY_VERSION = {
+    "request": {
+        "model_id", "dataset_id", "metric", "device", "budget", "budget_kind", "engine",
+        "training", "workers",
+    },
+    "engine": {
+        "init_reduction_ratio", "decay", "max_iterations", "channel_step", "saliency",
+        "selection", "max_step_halvings",
+    },
+    "training": {
+        "short_term_steps", "batch_size", "learning_rate", "holdout", "long_term_epochs",
+        "long_term_learning_rate", "augment", "seed",
+    },
+}  # fmt: skip
 
 
 class RunCreate(BaseModel):
@@ -83,8 +86,8 @@ class RunCreate(BaseModel):
     device: str | None = Field(
         None, max_length=64, description="device profile id (GET /v1/profiles); required for measured metrics"
     )
-    budget: float = Field(gt=0, description="a ratio of the baseline cost in (0, 1], or a cost if budget_kind is absolute")
-    budget_kind: Literal["ratio", "absolute"] = "ratio"
+    budget: float = rest_field(_BUDGET)
+    budget_kind: BudgetKindIn = rest_field(_BUDGET_KIND)
     engine: EngineOptions = Field(default_factory=EngineOptions)
     training: TrainingOptionsIn = Field(default_factory=TrainingOptionsIn)
     workers: int | None = Field(None, ge=1, le=64, description="parallel fine-tunes (default: cores)")
@@ -112,10 +115,14 @@ class RunCreate(BaseModel):
     def fingerprint(self) -> str:
         """sha256 of the canonical request: equal for equal requests, defaults included."""
         data = self.model_dump(mode="json")
-        # Left out when empty, so requests made before waypoints existed keep their hash
-        # (an Idempotency-Key retry across an upgrade is still the same request).
-        if not data["engine"]["waypoints"]:
-            del data["engine"]["waypoints"]
+        for part, cls in (("engine", NetAdaptConfig), ("training", TrainingOptions)):
+            data[part] = without_new_defaults(data[part], field_defaults(cls), _FINGERPRINTED_BY_EVERY_VERSION[part])
+        top_defaults = {
+            name: field.get_default(call_default_factory=True)
+            for name, field in type(self).model_fields.items()
+            if not field.is_required()
+        }
+        data = without_new_defaults(data, top_defaults, _FINGERPRINTED_BY_EVERY_VERSION["request"])
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
