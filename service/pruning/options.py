@@ -35,6 +35,7 @@ class TrainingOptions:
     short_term_steps: int = option(
         100,
         ge=1,
+        label="Short-term steps",
         le=1_000_000,
         help="training steps (batches) each proposal is fine-tuned for before its holdout "
         "accuracy is measured",
@@ -43,14 +44,18 @@ class TrainingOptions:
         64, ge=1, le=65_536, help="samples per training step, in the short- and the long-term fine-tune"
     )
     learning_rate: float = option(
-        1e-3, gt=0, le=10, help="learning rate of each proposal's short-term fine-tune"
+        1e-3,
+        gt=0,
+        le=10,
+        label="Short-term learning rate",
+        help="learning rate of each proposal's short-term fine-tune",
     )
     holdout: float = option(
         0.15,
         gt=0,
         le=1_000_000,
         help="training samples held out to score proposals: below 1 a fraction of the "
-        "training split (0.15 = 15%), from 1 up a count of samples (500 = 500 samples). The "
+        "training split (0.15 = 15%), from 1 up a count of samples (500 = 500 samples, fractions dropped). The "
         "test split is never used to choose; the long-term fine-tune trains on the whole "
         "training split",
         hint="a fraction of the training split, or a count",
@@ -59,12 +64,17 @@ class TrainingOptions:
         10,
         ge=0,
         le=10_000,
+        label="Long-term epochs",
         help="epochs of the final fine-tune of the last iteration's model on the whole "
         "training split. 0 means no long-term fine-tune: the last iteration's model is "
         "exported as is and evaluated on the test split",
     )
     long_term_learning_rate: float = option(
-        3e-4, gt=0, le=10, help="learning rate of the final long-term fine-tune"
+        3e-4,
+        gt=0,
+        le=10,
+        label="Long-term learning rate",
+        help="learning rate of the final long-term fine-tune",
     )
     augment: bool = option(
         False, help="random horizontal flips and crops of the training images while fine-tuning"
