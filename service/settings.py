@@ -17,6 +17,9 @@ ENV_PREFIX = "NETADAPT_"
 # Shipped so a developer can start the server with no setup (dev_mode only).
 DEFAULT_SECRET = "changethis"
 MIN_SECRET_LENGTH = 16
+# A child process that imports TensorFlow needs ~1.3 GiB of address space before it loads
+# anything (measured, service.uploads.inspection).
+MIN_CHILD_MEMORY_BYTES = 1536 * 1024 * 1024
 
 
 class InsecureSettingsError(ValueError):
@@ -66,9 +69,24 @@ class Settings(BaseSettings):
     # of JSON can ask for an 80 GB Dense kernel).
     max_model_uncompressed_bytes: int = Field(1024 * 1024 * 1024, gt=0)
     max_dataset_uncompressed_bytes: int = Field(512 * 1024 * 1024, gt=0)
-    inspect_memory_bytes: int = Field(6 * 1024 * 1024 * 1024, ge=1536 * 1024 * 1024)
+    inspect_memory_bytes: int = Field(6 * 1024 * 1024 * 1024, ge=MIN_CHILD_MEMORY_BYTES)
     inspect_timeout_seconds: float = Field(180.0, gt=0)
     max_concurrent_inspections: int = Field(1, ge=1)
+    # Uploads waiting for an inspection slot; one more is answered 429 with Retry-After.
+    max_queued_inspections: int = Field(8, ge=0)
+
+    # How large a model may be (service.uploads.limits; checked at upload from the
+    # analysis and again at run creation). Reference points, measured: keras.applications
+    # ResNet50 at 224x224x3 has 25.6 M parameters and 142 MiB of activations per sample,
+    # MobileNetV2 3.5 M and 83 MiB, VGG16 138 M and 58 MiB. 150 M parameters is more than
+    # a .keras file under max_upload_bytes holds (4 bytes each).
+    max_model_input_elements: int = Field(2**24, ge=1)  # per sample: 4096x4096x1, 2364x2364x3
+    max_model_params: int = Field(150_000_000, ge=1)
+    max_activation_bytes_per_sample: int = Field(1024 * 1024 * 1024, ge=1)
+    # Address space (RLIMIT_AS) of a run worker and of each fine-tune process it starts; a
+    # run that hits it fails saying so. 0: no limit (GPU runtimes reserve more address
+    # space than any physical memory).
+    run_memory_bytes: int = Field(16 * 1024 * 1024 * 1024, ge=0)
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
@@ -94,6 +112,16 @@ class Settings(BaseSettings):
     def _refuse_weak_secrets(cls, value: str, info: ValidationInfo) -> str:
         # dev_mode is declared above the tokens, so it is already in info.data.
         _check_secret(str(info.field_name), value, bool(info.data.get("dev_mode")))
+        return value
+
+    @field_validator("run_memory_bytes")
+    @classmethod
+    def _room_for_tensorflow(cls, value: int) -> int:
+        if 0 < value < MIN_CHILD_MEMORY_BYTES:
+            raise ValueError(
+                f"NETADAPT_RUN_MEMORY_BYTES={value} leaves no room for TensorFlow (~1.3 GiB); set at least "
+                f"{MIN_CHILD_MEMORY_BYTES} or 0 for no limit"
+            )
         return value
 
     @model_validator(mode="after")

@@ -25,6 +25,7 @@ from service.runs.artifacts import find_artifact, list_artifacts, run_dir
 from service.runs.history import iteration_rows, proposal_rows
 from service.runs.spec import MEASURED_METRICS, RunCreate
 from service.runs.supervisor import worker_log_path
+from service.settings import Settings
 
 router = APIRouter(prefix="/runs", tags=["runs"], dependencies=[ApiClient], responses=problem_responses(401))
 
@@ -53,9 +54,10 @@ def _existing(session: Any, run_id: str) -> Run:
     return run
 
 
-def _check_inputs(session: Any, spec: RunCreate) -> None:
+def _check_inputs(session: Any, spec: RunCreate, settings: Settings) -> None:
     """Everything a run needs must exist and fit before it is queued."""
     from service.uploads import catalog
+    from service.uploads.limits import ModelLimits, model_limit_refusal, run_memory_refusal
 
     model = catalog.find_model(session, spec.model_id)
     if model is None:
@@ -71,6 +73,11 @@ def _check_inputs(session: Any, spec: RunCreate) -> None:
         raise api_error(
             422, f"dataset_id: no dataset {spec.dataset_id!r}; use 'digits' or upload an .npz with POST /v1/datasets"
         )
+    too_large = model_limit_refusal(analysis, ModelLimits.of(settings)) or run_memory_refusal(
+        analysis, dataset, spec.training.batch_size, settings.run_memory_bytes
+    )
+    if too_large is not None:
+        raise api_error(422, f"model_id: {too_large}")
     classes = analysis.get("num_classes")
     if classes is not None and dataset.num_classes is not None and dataset.num_classes > classes:
         raise api_error(
@@ -104,6 +111,7 @@ def create_run(
     request: Request,
     response: Response,
     session: SessionDep,
+    settings: SettingsDep,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -112,7 +120,7 @@ def create_run(
         ),
     ] = None,
 ) -> RunOut:
-    _check_inputs(session, spec)
+    _check_inputs(session, spec, settings)
     try:
         run, created = repository.create_run(session, spec, idempotency_key)
     except repository.IdempotencyConflict as exc:

@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from service.db.runs import CANCELLING, Run
 from service.db.session import Database
+from service.resource_limits import mentions_out_of_memory, run_out_of_memory_message
 from service.runs import repository
 from service.settings import Settings, settings_environment
 
@@ -123,6 +124,9 @@ class RunSupervisor:
                 continue
             del self.workers[run_id]
             tail = "" if code == 0 else log_tail(worker.log_path)
+            if code != 0 and self.settings.run_memory_bytes and mentions_out_of_memory(tail):
+                # Killed by an allocation past its limit (a C++ std::bad_alloc aborts).
+                tail = run_out_of_memory_message(self.settings.run_memory_bytes)
             await asyncio.to_thread(self._settle, run_id, code, tail)
 
     async def _stop_cancelled(self) -> None:
@@ -153,9 +157,12 @@ class RunSupervisor:
     def _spawn(self, run_id: str) -> WorkerProcess:
         log_path = worker_log_path(self.settings, run_id)
         log_path.parent.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "service.runs.worker", run_id, "--parent", str(os.getpid())]
+        if self.settings.run_memory_bytes:
+            command += ["--memory-bytes", str(self.settings.run_memory_bytes)]
         with log_path.open("ab") as log_file:
             process = subprocess.Popen(
-                [sys.executable, "-m", "service.runs.worker", run_id, "--parent", str(os.getpid())],
+                command,
                 env={**os.environ, **settings_environment(self.settings)},
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,

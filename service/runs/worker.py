@@ -18,6 +18,7 @@ from typing import Any
 
 from service.executors.lifetime import die_with_parent
 from service.quiet_tf import import_tensorflow_quietly
+from service.resource_limits import is_out_of_memory, limit_address_space, run_out_of_memory_message
 
 log = logging.getLogger("netadapt.worker")
 
@@ -104,6 +105,9 @@ def execute(run_id: str) -> int:
         # The same split as the CLI: the user's to fix (bad input, an unreachable budget,
         # a device that could not measure) is the message; anything else is a bug.
         message = user_message(exc)
+        if message is None and is_out_of_memory(exc):
+            traceback.print_exc()
+            message = run_out_of_memory_message(settings.run_memory_bytes)
         if message is None:
             traceback.print_exc()
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
@@ -119,8 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m service.runs.worker")
     parser.add_argument("run_id")
     parser.add_argument("--parent", type=int, default=None, help="exit if this process is gone")
+    parser.add_argument("--memory-bytes", type=int, default=None, help="address-space limit, children included")
     args = parser.parse_args(argv)
     die_with_parent(args.parent)
+    if args.memory_bytes:
+        limit_address_space(args.memory_bytes)  # before TensorFlow's import
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     import_tensorflow_quietly()
     return execute(args.run_id)

@@ -7,7 +7,10 @@ stored with the model and served by GET /v1/models/{id}.
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+import numpy as np
 
 from service.surgery import SurgeryError, UnsupportedLayerError, analyze, count_macs, count_params
 from service.surgery.layer_roles import INFERENCE_IDENTITIES, classify
@@ -24,6 +27,7 @@ def describe_model(model: Any) -> dict[str, Any]:
         "input_shapes": [_shape(t) for t in model.inputs],
         "output_shapes": [_shape(t) for t in model.outputs],
         "num_classes": _num_classes(model),
+        "activation_bytes": activation_bytes(model),
     }
     try:
         graph = analyze(model)
@@ -47,6 +51,20 @@ def describe_model(model: Any) -> dict[str, Any]:
         "layers": [_layer(layer, channels.get(layer.name)) for layer in model.layers],
         "groups": graph.summary(),
     }
+
+
+def activation_bytes(model: Any) -> int | None:
+    """Bytes of every layer output for one sample (the input included): what a forward
+    pass keeps for the backward one. None when a size depends on the input (None sides)."""
+    total = 0
+    for layer in model.layers:
+        for node in layer._inbound_nodes:
+            for tensor in node.output_tensors:
+                shape = tuple(tensor.shape)[1:]
+                if any(side is None for side in shape):
+                    return None
+                total += math.prod(int(side) for side in shape) * np.dtype(tensor.dtype).itemsize
+    return total
 
 
 def _shape(tensor: Any) -> list[int | None]:

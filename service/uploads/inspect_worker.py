@@ -1,5 +1,5 @@
 """The child process that loads an upload: `python -m service.uploads.inspect_worker
-KIND FILE RESULT --memory-bytes N` (KIND: model | dataset).
+KIND FILE RESULT --memory-bytes N [--max-params P]` (KIND: model | dataset).
 
 It caps its own address space first (RLIMIT_AS, before TensorFlow is imported), then
 loads the file the way the runs will and writes RESULT as JSON: {"ok": true, "result":
@@ -8,32 +8,40 @@ leaves no RESULT; service.uploads.inspection tells the user what happened.
 
 The archive was checked before (service.uploads.archives, keras_config); here the
 model's weights file is checked for HDF5 links to other files, then the model is loaded
-with safe_mode by load_keras_file, the CLI's loader.
+with safe_mode by load_keras_file, the CLI's loader, without running its initializers.
+
+Why without: loading builds every layer, and building runs each weight's initializer
+before the weights are read from the file and overwrite the result. A few bytes of
+config can ask for an expensive one: a 7 kB file declaring Dense(9216) with an
+orthogonal kernel spent ~100 s in a QR decomposition (measured:
+benchmarks/inspection_initializers.py). Here every initializer is a counting zero fill:
+it adds the weight's size to the model's parameter count and refuses the model past
+--max-params before anything is allocated. The values never matter (the loader fails
+unless the file supplies every weight), and the analysis reads shapes only.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
-import resource
 import sys
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from service.resource_limits import is_out_of_memory, limit_address_space
+
 MESSAGE_LIMIT = 600
 MAX_H5_OBJECTS = 200_000
-OUT_OF_MEMORY_MESSAGES = ("Unable to allocate", "OOM when allocating", "Cannot allocate memory", "std::bad_alloc")
+PARAMS_SETTING = "NETADAPT_MAX_MODEL_PARAMS"
 
 
 class Refused(Exception):
     """The file loads to something the service refuses; the message says what to change."""
-
-
-def limit_memory(max_bytes: int) -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (max_bytes, max_bytes))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # an abort() must not dump gigabytes
 
 
 def check_h5_weights(path: Path) -> None:
@@ -73,15 +81,58 @@ def _check_h5_objects(root: Any) -> None:
                 raise Refused(f"model.weights.h5 stores {where} outside the file; save the model afresh")
 
 
-def inspect_model(path: Path) -> dict[str, Any]:
+class ParameterBudget:
+    """Counts the weights a model creates; refuses it past `limit` parameters."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.count = 0
+        self.refusal: str | None = None
+
+    def take(self, shape: Any) -> None:
+        self.count += math.prod(int(side) for side in shape) if shape else 1
+        if self.limit is not None and self.count > self.limit and self.refusal is None:
+            self.refusal = (
+                f"the model has more than {self.limit:,} parameters, the most this server accepts "
+                f"({PARAMS_SETTING}); upload a smaller model"
+            )
+        if self.refusal is not None:
+            raise Refused(self.refusal)
+
+
+@contextmanager
+def counting_zero_initializers(budget: ParameterBudget) -> Iterator[None]:
+    """Every initializer Keras looks up while this block runs is a zero fill that counts
+    parameters first (see the module docstring for why)."""
+    import keras
+    from keras.src import initializers  # layers and add_weight resolve initializers here
+
+    class CountingZeros(keras.initializers.Initializer):
+        def __call__(self, shape: Any, dtype: Any = None) -> Any:
+            budget.take(shape)
+            return keras.ops.zeros(shape, dtype=dtype)
+
+    original = initializers.get
+    initializers.get = lambda identifier: CountingZeros()
+    try:
+        yield
+    finally:
+        initializers.get = original
+
+
+def inspect_model(path: Path, max_params: int | None = None) -> dict[str, Any]:
     from service.pruning.offline_run import RunInputError, load_keras_file
     from service.uploads.analysis import describe_model
 
     check_h5_weights(path)
+    budget = ParameterBudget(max_params)
     try:
-        model = load_keras_file(path)
+        with counting_zero_initializers(budget):
+            model = load_keras_file(path)
     except RunInputError as exc:
-        if _is_out_of_memory(exc):
+        if budget.refusal is not None:  # Keras may have wrapped our refusal in its own error
+            raise Refused(budget.refusal) from None
+        if is_out_of_memory(exc):
             raise MemoryError(str(exc.__cause__ or exc)) from None
         message = str(exc).replace(str(path), "the uploaded model")
         if "Could not locate" in message:
@@ -121,24 +172,14 @@ def inspect_dataset(path: Path) -> dict[str, Any]:
 INSPECTORS = {"model": inspect_model, "dataset": inspect_dataset}
 
 
-def _is_out_of_memory(exc: BaseException) -> bool:
-    """An allocation failure, also when Keras wrapped it in an error of its own ("A total
-    of 1 objects could not be loaded ... Unable to allocate 645. MiB")."""
-    for error in (exc, exc.__cause__):
-        if isinstance(error, MemoryError) or type(error).__name__ == "ResourceExhaustedError":
-            return True  # TensorFlow's, matched by name: no TensorFlow import needed here
-        if error is not None and any(marker in str(error) for marker in OUT_OF_MEMORY_MESSAGES):
-            return True
-    return False
-
-
-def run(kind: str, path: Path) -> dict[str, Any]:
+def run(kind: str, path: Path, max_params: int | None = None) -> dict[str, Any]:
+    options = {"max_params": max_params} if kind == "model" else {}
     try:
-        return {"ok": True, "result": INSPECTORS[kind](path)}
+        return {"ok": True, "result": INSPECTORS[kind](path, **options)}
     except Refused as exc:
         return {"ok": False, "reason": "invalid", "message": str(exc)[:MESSAGE_LIMIT]}
     except Exception as exc:
-        if _is_out_of_memory(exc):
+        if is_out_of_memory(exc):
             return {"ok": False, "reason": "memory", "message": type(exc).__name__}
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         text = text.replace(str(path), f"the uploaded {kind}")
@@ -151,10 +192,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("file", type=Path)
     parser.add_argument("result", type=Path)
     parser.add_argument("--memory-bytes", type=int, required=True)
+    parser.add_argument("--max-params", type=int, default=None, help="refuse models with more parameters")
     args = parser.parse_args(argv)
-    limit_memory(args.memory_bytes)
+    limit_address_space(args.memory_bytes)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    payload = run(args.kind, args.file)
+    payload = run(args.kind, args.file, args.max_params)
     args.result.write_text(json.dumps(payload))
     return 0
 

@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from service.resource_limits import mentions_out_of_memory
 from service.uploads.errors import UploadRejected
-from service.uploads.inspect_worker import OUT_OF_MEMORY_MESSAGES
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,6 @@ WORKER_ENVIRONMENT = {
     "TF_NUM_INTRAOP_THREADS": "1",
     "TF_NUM_INTEROP_THREADS": "1",
 }
-# What a worker killed by an allocation failure leaves on stderr.
-_OUT_OF_MEMORY_MARKERS = (*OUT_OF_MEMORY_MESSAGES, "MemoryError", "ResourceExhausted")
 _NOUNS = {"model": "model", "dataset": "dataset"}
 
 
@@ -43,17 +41,21 @@ def inspect_upload(
     *,
     memory_bytes: int,
     timeout_seconds: float,
+    max_params: int | None = None,
 ) -> dict[str, Any]:
     """What inspect_worker found in the file at `path` (kind "model" or "dataset").
 
     Raises UploadRejected (422) when the file does not load, needs more than
-    `memory_bytes`, or takes longer than `timeout_seconds`.
+    `memory_bytes`, takes longer than `timeout_seconds`, or (a model) has more than
+    `max_params` parameters.
     """
     noun = _NOUNS[kind]
     result_path = path.with_name(path.name + ".result.json")
     command = [
         sys.executable, "-m", WORKER_MODULE, kind, str(path), str(result_path), "--memory-bytes", str(memory_bytes),
     ]  # fmt: skip
+    if max_params is not None:
+        command += ["--max-params", str(max_params)]
     try:
         finished = subprocess.run(
             command,
@@ -92,7 +94,7 @@ def inspect_upload(
 def _crash_payload(finished: subprocess.CompletedProcess[bytes]) -> dict[str, Any]:
     """The worker died without a result: out of memory (the usual cause), or else."""
     stderr = finished.stderr.decode("utf-8", "replace")
-    if any(marker in stderr for marker in _OUT_OF_MEMORY_MARKERS):
+    if mentions_out_of_memory(stderr):
         return {"ok": False, "reason": "memory"}
     lines = [line for line in stderr.strip().splitlines() if line.strip()]
     log.warning("upload inspection worker exited with %s: %s", finished.returncode, "\n".join(lines[-20:]))

@@ -21,6 +21,7 @@ from service.uploads import catalog
 from service.uploads.archives import check_keras_archive, check_npz_archive
 from service.uploads.errors import UploadRejected
 from service.uploads.inspection import inspect_upload
+from service.uploads.limits import ModelLimits, model_limit_refusal
 
 T = TypeVar("T")
 
@@ -65,6 +66,8 @@ def accept_model(
         kind="model",
         find=lambda: catalog.find_model(session, upload.sha256),
         check=lambda: check_keras_archive(upload.path, settings.max_model_uncompressed_bytes),
+        max_params=settings.max_model_params,
+        vet=lambda analysis: model_limit_refusal(analysis, ModelLimits.of(settings)),
         target=catalog.model_keras_path(settings.data_dir, upload.sha256),
         save=lambda analysis: catalog.save_model_record(session, upload.sha256, filename, upload.size, analysis),
     )
@@ -97,6 +100,8 @@ def _accept(
     find: Callable[[], T | None],
     check: Callable[[], object],
     target: Path,
+    max_params: int | None = None,
+    vet: Callable[[dict[str, Any]], str | None] = lambda found: None,
     save: Callable[[dict[str, Any]], tuple[T, bool]],
 ) -> tuple[T, bool]:
     existing = find()
@@ -109,7 +114,11 @@ def _accept(
         upload.path,
         memory_bytes=settings.inspect_memory_bytes,
         timeout_seconds=settings.inspect_timeout_seconds,
+        max_params=max_params,
     )
+    refusal = vet(found)
+    if refusal is not None:
+        raise UploadRejected(422, refusal)
     # Move the checked file into place (same filesystem: atomic), then record it.
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(upload.path, target)

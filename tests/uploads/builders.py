@@ -145,3 +145,45 @@ def tfsm_layer_config(data: bytes) -> bytes:
         raise AssertionError("no Conv2D to replace")
 
     return with_config(data, edit)
+
+
+@cache
+def orthogonal_giant_model(units: int = 9216) -> bytes:
+    """A few KB of file whose config asks for Input(units) -> Dense(units) with an
+    orthogonal kernel (a QR decomposition of a units x units matrix when initialised),
+    and whose weights file holds a 16 x 16 kernel: it can never load."""
+    import keras
+
+    small = saved(
+        keras.Sequential([keras.Input((16,)), keras.layers.Dense(16, kernel_initializer="orthogonal", name="dense")])
+    )
+
+    def grow(config: dict[str, Any]) -> dict[str, Any]:
+        text = json.dumps(config).replace("[null, 16]", f"[null, {units}]").replace('"units": 16', f'"units": {units}')
+        return dict(json.loads(text))
+
+    return with_config(small, grow)
+
+
+@cache
+def huge_input_model(side: int = 100_000) -> bytes:
+    """A tiny conv net whose input is side x side x 3 (the config says so; the weights do
+    not depend on it): it loads, but a run would resize every image to that size."""
+    import keras
+
+    inputs = keras.Input((side, side, 3))
+    x = keras.layers.Conv2D(4, 3, name="conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    return saved(keras.Model(inputs, keras.layers.Dense(10, name="head")(x)))
+
+
+@cache
+def strided_input_model(side: int) -> bytes:
+    """A 170-parameter classifier of side x side x 1 images (10 classes): its size is in
+    the input, which a run resizes the whole dataset to."""
+    import keras
+
+    inputs = keras.Input((side, side, 1))
+    x = keras.layers.Conv2D(8, 3, strides=4, activation="relu", name="conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    return saved(keras.Model(inputs, keras.layers.Dense(10, activation="softmax", name="head")(x)))

@@ -169,7 +169,7 @@ def test_run_reports_memory_and_other_failures(monkeypatch: pytest.MonkeyPatch, 
         pass
 
     def failing(error: BaseException) -> Any:
-        def inspect(path: Path) -> dict[str, Any]:
+        def inspect(path: Path, **options: Any) -> dict[str, Any]:
             raise error
 
         return inspect
