@@ -15,8 +15,9 @@ import resource
 
 # What an allocation failure says: numpy, TensorFlow, the C library, C++.
 OUT_OF_MEMORY_MESSAGES = ("Unable to allocate", "OOM when allocating", "Cannot allocate memory", "std::bad_alloc")
-# ... and what a process that died of one leaves in its log or stderr.
-OUT_OF_MEMORY_MARKERS = (*OUT_OF_MEMORY_MESSAGES, "MemoryError", "ResourceExhausted")
+# ... and what a process that died of one leaves in its log or stderr (abseil's allocator,
+# inside TensorFlow, aborts with "mmap error: 12": ENOMEM).
+OUT_OF_MEMORY_MARKERS = (*OUT_OF_MEMORY_MESSAGES, "MemoryError", "ResourceExhausted", "mmap error: 12", "[Errno 12]")
 
 
 def limit_address_space(max_bytes: int) -> None:

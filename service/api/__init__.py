@@ -4,8 +4,9 @@ from fastapi import APIRouter
 
 from latency_tables.protocol import API_PREFIX
 from service.api import agents, blobs, costs, datasets, health, models, runs, tables
+from service.api.openapi import operation_id
 
-api_router = APIRouter(prefix=API_PREFIX)
+api_router = APIRouter(prefix=API_PREFIX, generate_unique_id_function=operation_id)
 api_router.include_router(health.router)
 api_router.include_router(agents.router)
 api_router.include_router(blobs.router)

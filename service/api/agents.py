@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
 from service.api.deps import CurrentAgent, QueueSignalDep, SessionDep, SettingsDep
-from service.api.errors import api_error, unauthorized
+from service.api.errors import api_error, problem_responses, unauthorized
 from service.api.schemas import (
     HeartbeatOut,
     JobOut,
@@ -47,7 +47,20 @@ def register(body: RegistrationIn, session: SessionDep, settings: SettingsDep) -
     )
 
 
-@router.post("/agents/{agent_id}/lease", response_model=LeaseOut)
+_JOB_ERRORS = problem_responses(
+    404,
+    409,
+    c404="No job with this id",
+    c409="The job belongs to another device profile, was never leased to this agent, has ended, or its "
+    "lease expired; drop it",
+)
+
+
+@router.post(
+    "/agents/{agent_id}/lease",
+    response_model=LeaseOut,
+    responses=problem_responses(403, c403="The secret belongs to another agent than the one in the path"),
+)
 async def lease(
     agent_id: str,
     body: LeaseIn,
@@ -86,20 +99,20 @@ async def lease(
         await signal.wait(wake, min(LEASE_POLL_SECONDS, remaining))
 
 
-@router.post("/jobs/{job_id}/heartbeat", response_model=HeartbeatOut)
+@router.post("/jobs/{job_id}/heartbeat", response_model=HeartbeatOut, responses=_JOB_ERRORS)
 def extend_lease(job_id: str, agent: CurrentAgent, session: SessionDep, settings: SettingsDep) -> HeartbeatOut:
     expires = heartbeat(session, job_id, agent, lease_seconds=settings.lease_seconds)
     return HeartbeatOut(lease_expires_at=expires.isoformat())
 
 
-@router.put("/jobs/{job_id}/result", response_model=ResultOut)
+@router.put("/jobs/{job_id}/result", response_model=ResultOut, responses=_JOB_ERRORS)
 def put_result(job_id: str, body: ResultIn, agent: CurrentAgent, session: SessionDep) -> ResultOut:
     values = ResultValues(median=body.median, spread=body.spread, n=body.n, error=body.error, details=body.details)
     outcome = record_result(session, job_id, agent, values)
     return ResultOut(job_id=job_id, status=outcome.job.status, accepted=outcome.accepted, conflict=outcome.conflict)
 
 
-@router.post("/jobs/{job_id}/release", response_model=ReleaseOut)
+@router.post("/jobs/{job_id}/release", response_model=ReleaseOut, responses=_JOB_ERRORS)
 def release(job_id: str, agent: CurrentAgent, session: SessionDep, signal: QueueSignalDep) -> ReleaseOut:
     job, released = release_job(session, job_id, agent)
     if released:

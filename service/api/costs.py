@@ -11,7 +11,7 @@ from latency_tables.estimator import profile_calibration, profile_scale
 from latency_tables.signature import LayerSignature
 from latency_tables.store import DeviceProfile, keep_layers_of_tflite, lookup_entries
 from service.api.deps import ApiClient, BlobsDep, DatabaseDep, ProfileDep, QueueSignalDep, SessionDep, SettingsDep
-from service.api.errors import api_error
+from service.api.errors import api_error, problem_responses
 from service.api.schemas import (
     EntryValues,
     JobResultOut,
@@ -21,7 +21,7 @@ from service.api.schemas import (
     Metric,
     ModelJobOut,
 )
-from service.api.uploads import read_tflite_body
+from service.api.uploads import octet_stream_body, read_tflite_body
 from service.db.models import Job
 from service.queue import enqueue_layer_jobs, enqueue_model_job, get_job
 
@@ -54,7 +54,15 @@ def lookup(
     )
 
 
-@router.post("/profiles/{profile_id}/model-jobs", response_model=ModelJobOut)
+@router.post(
+    "/profiles/{profile_id}/model-jobs",
+    response_model=ModelJobOut,
+    summary="Measure a whole .tflite model on the profile's device",
+    openapi_extra=octet_stream_body("The .tflite model to measure (TFLite flatbuffer, identifier 'TFL3')"),
+    responses=problem_responses(
+        413, 422, c413="Larger than NETADAPT_MAX_UPLOAD_BYTES", c422="Not a .tflite file, or a query value is invalid"
+    ),
+)
 async def submit_model(
     request: Request,
     profile: ProfileDep,
@@ -91,7 +99,7 @@ async def submit_model(
     return ModelJobOut(job_id=job.id, model_sha256=sha256, status=job.status)
 
 
-@router.get("/jobs/{job_id}", response_model=JobStatusOut)
+@router.get("/jobs/{job_id}", response_model=JobStatusOut, responses=problem_responses(404, c404="No job with this id"))
 def job_status(job_id: str, session: SessionDep) -> JobStatusOut:
     job = get_job(session, job_id)
     has_result = job.result_agent_id is not None

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from service.api.deps import ApiClient, SessionDep, SettingsDep
 from service.api.errors import api_error, problem_responses
-from service.api.uploads import octet_stream_body, take_upload
+from service.api.uploads import QUEUE_FULL_RESPONSE, octet_stream_body, take_upload
 from service.uploads import catalog
 from service.uploads.intake import accept_dataset
 
@@ -76,9 +76,14 @@ _UPLOAD_ERRORS = problem_responses(
         "The body is an .npz file's bytes (application/octet-stream) with exactly the arrays x_train, "
         "y_train, x_test, y_test. Images: uint8 or float in [0, 1], (N, H, W, C) with C 1 or 3, or "
         "(N, H, W); labels: integers 0..K-1, (N,) per image or (N, H, W) per pixel, K >= 2, every "
-        "test class also in training. The id is the file's sha256: the same file again answers 200."
+        "test class also in training. The id is the file's sha256: the same file again answers 200. "
+        "How runs feed the images to a model (scaling, resizing, channels): POST /v1/runs."
     ),
-    responses={200: {"model": DatasetOut, "description": "This file was uploaded before: the stored dataset"}, **_UPLOAD_ERRORS},
+    responses={
+        200: {"model": DatasetOut, "description": "This file was uploaded before: the stored dataset"},
+        **_UPLOAD_ERRORS,
+        **QUEUE_FULL_RESPONSE,
+    },
     openapi_extra=octet_stream_body("An .npz file as written by numpy.savez or numpy.savez_compressed"),
 )
 async def upload_dataset(

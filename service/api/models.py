@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from service.api.deps import ApiClient, SessionDep, SettingsDep
 from service.api.errors import api_error, problem_responses
-from service.api.uploads import octet_stream_body, take_upload
+from service.api.uploads import QUEUE_FULL_RESPONSE, octet_stream_body, take_upload
 from service.db.blobs import SHA256_PATTERN
 from service.db.uploads import StoredModel
 from service.uploads import catalog
@@ -101,7 +101,8 @@ _UPLOAD_ERRORS = problem_responses(
     "NETADAPT_MAX_MODEL_UNCOMPRESSED_BYTES",
     c415="Not a .keras file: a legacy .h5 model, or not a zip archive",
     c422="The .keras file is refused: unexpected members, path traversal, a Lambda layer or custom "
-    "object, a layer off the allow-list, or it does not load within the memory and time limits",
+    "object, a layer off the allow-list, it does not load within the memory and time limits, or it "
+    "exceeds a model limit",
 )
 _MODEL_404 = problem_responses(404, c404="No model with this id")
 
@@ -115,10 +116,17 @@ _MODEL_404 = problem_responses(404, c404="No model with this id")
         "The body is the .keras file's bytes (application/octet-stream). It is checked as a zip "
         "(members, sizes, no path traversal), its config.json against an allow-list of built-in "
         "Keras layers, then loaded with safe_mode in a child process with a memory and time limit "
-        "and analysed. The id is the file's sha256: uploading the same file again answers 200 with "
-        "the stored model."
+        "and analysed (its weights' initializers do not run: the file supplies every weight). The model "
+        "must also fit the server's limits: input elements per sample (NETADAPT_MAX_MODEL_INPUT_ELEMENTS), "
+        "parameters (NETADAPT_MAX_MODEL_PARAMS) and activation bytes per sample "
+        "(NETADAPT_MAX_ACTIVATION_BYTES_PER_SAMPLE). The id is the file's sha256: uploading the same file "
+        "again answers 200 with the stored model."
     ),
-    responses={200: {"model": ModelOut, "description": "This file was uploaded before: the stored model"}, **_UPLOAD_ERRORS},
+    responses={
+        200: {"model": ModelOut, "description": "This file was uploaded before: the stored model"},
+        **_UPLOAD_ERRORS,
+        **QUEUE_FULL_RESPONSE,
+    },
     openapi_extra=octet_stream_body("A Keras 3 model file, as written by model.save('model.keras')"),
 )
 async def upload_model(
@@ -128,7 +136,13 @@ async def upload_model(
     settings: SettingsDep,
     filename: Annotated[
         str | None,
-        Query(max_length=255, description="The file's name, kept for display; must end in .keras", examples=["digits.keras"]),
+        Query(
+            max_length=255,
+            description="The file's name, kept for display; must end in .keras. Only its last path "
+            "component is kept: 'models/v2/digits.keras' and 'C:\\models\\digits.keras' are stored as "
+            "'digits.keras'",
+            examples=["digits.keras"],
+        ),
     ] = None,
 ) -> ModelOut:
     try:

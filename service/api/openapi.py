@@ -1,11 +1,16 @@
-"""The OpenAPI document: FastAPI's, with every error response as a problem.
+"""The OpenAPI document: FastAPI's, with every error response as a problem and names a
+generated client can use.
 
 FastAPI documents validation errors as its own `HTTPValidationError` JSON; this server
 answers every error with `application/problem+json` (service/api/errors.py). Here, once,
 each operation's 422 is replaced by the Problem schema, and the errors every operation
 can give are added: 400 and 422 where there is a body, 404 where the path names a
-resource, 401 (bearer token, except where no token is needed), 500 (a bug: still a
-problem body).
+resource, 401 (bearer token, except where no token is needed), 431 (headers over
+NETADAPT_MAX_HEADER_BYTES), 500 (a bug: still a problem body).
+
+Each operation's operationId is its handler's name (`create_run`, `upload_model`), not
+FastAPI's path-derived one, so clients generated from the document read naturally
+(`operation_id`, given to the API's routers).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 
 from service.api.errors import PROBLEM_MEDIA_TYPE
 
@@ -45,6 +51,7 @@ def _complete(path: str, operation: dict[str, Any]) -> None:
         responses.setdefault("404", _problem("Nothing has the id in the path"))
     if path not in _UNAUTHENTICATED_PATHS:
         responses.setdefault("401", _problem("Missing or wrong bearer token"))
+    responses.setdefault("431", _problem("The request line and headers exceed NETADAPT_MAX_HEADER_BYTES"))
     responses.setdefault("500", _problem("A server bug; the detail says what failed"))
 
 
@@ -67,6 +74,11 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     schema["components"].setdefault("securitySchemes", {})
     app.openapi_schema = schema
     return schema
+
+
+def operation_id(route: APIRoute) -> str:
+    """The handler's name; names are unique across the API (tests/server/test_openapi_document.py)."""
+    return route.name
 
 
 def install_openapi(app: FastAPI) -> None:

@@ -3,21 +3,51 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, Field
+from typing_extensions import TypeAliasType
 
-from service.db.runs import Run
+from service.db.runs import ACTIVE_STATUSES, RESUMABLE_STATUSES, TERMINAL_STATUSES, Run
 from service.runs.spec import RunCreate
 
+RunStatusValue = Literal["queued", "running", "cancelling", "cancelled", "finished", "failed"]
+# A named schema (components/schemas/RunStatus), with the groups a client acts on.
+RunStatus = TypeAliasType(
+    "RunStatus",
+    Annotated[
+        RunStatusValue,
+        Field(
+            description=(
+                "queued -> running -> finished | failed; cancel: queued/running -> cancelling -> cancelled. "
+                f"Terminal (the run does nothing more; its event stream ends; it may be deleted): "
+                f"{', '.join(TERMINAL_STATUSES)}. Active (cancel allowed): {', '.join(ACTIVE_STATUSES)}. "
+                f"Resumable (POST .../resume queues it again): {', '.join(RESUMABLE_STATUSES)}."
+            ),
+            json_schema_extra={
+                "x-terminal": list(TERMINAL_STATUSES),
+                "x-active": list(ACTIVE_STATUSES),
+                "x-resumable": list(RESUMABLE_STATUSES),
+            },
+        ),
+    ],
+)
+RUN_STATUS_VALUES = get_args(RunStatusValue)
 
-RunStatus = Literal["queued", "running", "cancelling", "cancelled", "finished", "failed"]
+STOP_REASONS = ("budget_met", "max_iterations", "no_proposal_meets_target")
+BUDGET_GUARANTEE = (
+    "A run that finished with stop_reason 'budget_met' has current_cost <= budget_cost (for measured "
+    "metrics: as measured on the device when its last iteration was kept; the final fine-tune changes "
+    "weights, not the architecture). A run can also finish above the budget, with stop_reason "
+    "'max_iterations' or 'no_proposal_meets_target': status 'finished' alone does not mean the budget "
+    "was met; check stop_reason."
+)
 
 
 class RunOut(BaseModel):
     id: str
     status: RunStatus
-    phase: str = Field(description="queued | measuring | iterating | finalizing | done")
+    phase: str = Field(description="what it is doing: queued | measuring | iterating | finalizing | done")
     model_id: str
     dataset_id: str
     device: str | None
@@ -26,15 +56,17 @@ class RunOut(BaseModel):
     budget_kind: str
     progress: float = Field(description="0..1: cost reduction so far towards the budget, then the final fine-tune")
     iterations_done: int = Field(description="iterations finished so far")
-    baseline_cost: float | None
-    current_cost: float | None
-    budget_cost: float | None
+    baseline_cost: float | None = Field(description="cost of the uploaded model, in the metric's unit")
+    current_cost: float | None = Field(description="cost of the latest kept model. " + BUDGET_GUARANTEE)
+    budget_cost: float | None = Field(description="the budget in the metric's unit (budget x baseline_cost for ratios)")
     baseline_accuracy: float | None = Field(description="holdout accuracy of the baseline")
     current_accuracy: float | None = Field(description="holdout accuracy of the current model")
     baseline_test_accuracy: float | None
     test_accuracy: float | None = Field(description="test accuracy of the final model")
-    stop_reason: str | None
-    error: str | None
+    stop_reason: str | None = Field(
+        description=f"why the iterations stopped: {' | '.join(STOP_REASONS)}; null until then. " + BUDGET_GUARANTEE
+    )
+    error: str | None = Field(description="why the run failed (what to change), for status failed")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -72,13 +104,17 @@ class RunOut(BaseModel):
 
 
 class RunEventOut(BaseModel):
+    """One entry of a run's event log (GET .../events, and each `data:` line of .../events/stream)."""
+
     seq: int = Field(description="1, 2, 3, ... per run; ask for events after the last one you saw")
     at: datetime
     type: str = Field(
         description="created | status | baseline_measured | waiting_for_measurements | iteration_started | "
-        "proposal_finished | step_halved | iteration_finished | finalizing | finished"
+        "proposal_finished | step_halved | iteration_finished | finalizing | finished (more may be added: "
+        "ignore types you do not know). A `status` event's data is {status: RunStatus, message: string}; "
+        "the run's last event, once its status is terminal, is such an event."
     )
-    data: dict[str, Any]
+    data: dict[str, Any] = Field(description="the event's fields, by type (see `type`)")
 
 
 class ProposalOut(BaseModel):
@@ -111,4 +147,9 @@ class ArtifactOut(BaseModel):
     format: str = Field(description="keras | tflite | json")
     iteration: int | None
     size_bytes: int
-    url: str
+    url: str = Field(
+        description="where to GET the file: a path relative to the server's base URL (e.g. "
+        "/v1/runs/{id}/artifacts/final.tflite), to resolve against the URL you reached the server at",
+        json_schema_extra={"format": "uri-reference"},
+        examples=["/v1/runs/0f3c9a2d/artifacts/final.tflite"],
+    )

@@ -17,7 +17,15 @@ from latency_tables.store import get_profile
 from service.api.deps import ApiClient, DatabaseDep, SessionDep, SettingsDep
 from service.api.errors import api_error, problem_responses
 from service.api.params import MAX_STORED_INT
-from service.api.run_schemas import ArtifactOut, IterationOut, ProposalOut, RunEventOut, RunOut, RunStatus
+from service.api.run_schemas import (
+    BUDGET_GUARANTEE,
+    ArtifactOut,
+    IterationOut,
+    ProposalOut,
+    RunEventOut,
+    RunOut,
+    RunStatus,
+)
 from service.db.runs import TERMINAL_STATUSES, Run
 from service.netadapt import build_report
 from service.runs import repository
@@ -97,13 +105,45 @@ def _check_inputs(session: Any, spec: RunCreate, settings: Settings) -> None:
             )
 
 
+IDEMPOTENCY = (
+    "Idempotency-Key (optional, up to 255 characters): one key space for the whole server, kept as long "
+    "as the run it created exists (DELETE frees it). The same key with the same request (compared after "
+    "defaults are filled in) answers 200 with that run, whatever its status now; with a different "
+    "request, 409. Without a key every POST creates a run."
+)
+PREPROCESSING = (
+    "How the dataset reaches the model: images are scaled to float32 in [0, 1] (uint8 / 255, uint16 / "
+    "65535; float images must already be in [0, 1]; the built-in digits are 8x8 grey values / 16), "
+    "resized to the model's input height x width (bilinear, antialiased; segmentation masks nearest-"
+    "neighbour) and converted to its channels (1 -> 3 repeats the grey value, 3 -> 1 averages), the whole "
+    "dataset at once, in memory. Nothing else: a model that expects other ranges (0..255, [-1, 1], mean/std) "
+    "must contain its own Rescaling or Normalization layer. The holdout split that ranks proposals is "
+    "carved from the training images (training.holdout); the test split is used only for the final "
+    "test_accuracy."
+)
+LIMITS = (
+    "Before the run is queued the model is checked against the server's limits again "
+    "(NETADAPT_MAX_MODEL_INPUT_ELEMENTS, NETADAPT_MAX_MODEL_PARAMS, NETADAPT_MAX_ACTIVATION_BYTES_PER_SAMPLE), "
+    "and the memory it needs at the least (the dataset resized to the model's input as float32, plus one "
+    "batch of activations) against NETADAPT_RUN_MEMORY_BYTES: 422 naming the limit."
+)
+
+
 @router.post(
     "",
     status_code=201,
     response_model=RunOut,
+    summary="Start a NetAdapt run",
+    description="Queues a run; follow it with GET .../events/stream. " + BUDGET_GUARANTEE + "\n\n"
+    + PREPROCESSING + "\n\n" + IDEMPOTENCY + "\n\n" + LIMITS,
     responses={
-        200: {"model": RunOut, "description": "A run created earlier with the same Idempotency-Key and body"},
-        **problem_responses(409, 422, c409="Idempotency-Key reused with a different body"),
+        200: {"model": RunOut, "description": "A run created earlier with the same Idempotency-Key and request"},
+        **problem_responses(
+            409,
+            422,
+            c409="Idempotency-Key reused with a different request",
+            c422="A field is invalid, the model or dataset does not exist or fit, or the run exceeds a limit",
+        ),
     },
 )
 def create_run(
@@ -116,7 +156,8 @@ def create_run(
         str | None,
         Header(
             max_length=255,
-            description="Retries with the same key and body return the same run instead of a new one",
+            description="Retries with the same key and request return the same run instead of a new one. "
+            + IDEMPOTENCY,
         ),
     ] = None,
 ) -> RunOut:

@@ -17,7 +17,7 @@ from fastapi import Request, Response
 from starlette.requests import ClientDisconnect
 from fastapi.concurrency import run_in_threadpool
 
-from service.api.errors import UploadAborted, api_error
+from service.api.errors import UploadAborted, api_error, problem_responses
 from service.db.blobs import NotATfliteFile, check_tflite
 from service.settings import Settings
 from service.uploads.catalog import INCOMING_DIR
@@ -85,6 +85,15 @@ async def body_in_temp_file(request: Request, max_bytes: int, directory: Path, f
 # Retry-After of a 429 for a full inspection queue: about one inspection here (5-12 s
 # measured for models up to MobileNetV2, TensorFlow's start included).
 INSPECTION_RETRY_AFTER_SECONDS = 10
+
+
+# The OpenAPI entry of that answer, for the upload operations.
+QUEUE_FULL_RESPONSE = problem_responses(
+    429, c429="Too many uploads are being inspected or waiting for it; retry after Retry-After seconds"
+)
+QUEUE_FULL_RESPONSE[429]["headers"] = {
+    "Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer", "minimum": 1}}
+}
 
 
 class InspectionQueue:
