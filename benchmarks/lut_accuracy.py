@@ -424,13 +424,19 @@ def report(data: Data, name: str, show_models: bool) -> None:
             how = "leave-family-out" if family else "leave-one-out"
             print(error_line(f"[{label}, {how}]", held_out_errors(sample, single, family), unit))
     print("--- after: latency_tables.calibration (per-op scales + overhead + weight bytes beyond cache, NNLS) ---")
-    print(error_line("[fit, leave-family-out]", held_out_errors(obs, calibration.fit, True), unit))
+    after = held_out_errors(obs, calibration.fit, True)
+    print(error_line("[fit, leave-family-out]", after, unit))
     print(error_line("[fit + family correction, leave-one-out]", held_out_errors(obs, calibration.fit, False), unit))
     no_family = lambda train: calibration.fit(train, min_family=math.inf)  # noqa: E731
     print(error_line("[fit without family correction, leave-one-out]", held_out_errors(obs, no_family, False), unit))
 
+    absr = [abs(e) for e in after]
     if name != LATENCY:
+        print(f"goal (leave-family-out, after): max |error| <= 0.3%: {'MET' if max(absr) <= 0.003 else 'NOT MET'}")
         return
+    w10, w5 = (sum(a <= w for a in absr) / len(absr) for w in (0.10, 0.05))
+    print(f"goal (leave-family-out, after): >= 90% within +-10% and >= 70% within +-5%: "
+          f"{'MET' if w10 >= 0.9 and w5 >= 0.7 else 'NOT MET'} ({w10:.0%}, {w5:.0%})")
     repeated = [c for c in cases if c.repeats.get(name)]
     if repeated:
         diffs = [r / c.measured[name] - 1 for c in repeated for r in c.repeats[name]]
