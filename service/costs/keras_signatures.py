@@ -6,7 +6,7 @@ takes 0.5-3 s, so the signatures are derived here from the ChannelGraph instead:
 sizes never change under channel pruning, only the last axis does, and how the converter
 lowers each layer is known. tests/costs check that the result equals
 `signatures_from_tflite(to_device_tflite(prune(model, keep)))` for the zoo and Keras'
-MobileNetV2, float32 and int8.
+MobileNetV2, MobileNetV3 and EfficientNetV2B0, float32 and int8.
 
 Layers are visited in graph order. Each becomes zero or more ops, and what the converter
 fuses is replayed as it happens, against the op that produced a layer's input:
@@ -22,7 +22,17 @@ fuses is replayed as it happens, against the op that produced a layer's input:
 - ZeroPadding2D before a VALID Conv2D / DepthwiseConv2D whose padding equals SAME's
   disappears into a SAME convolution.
 - A (C,) -> (1, 1, C) Reshape feeding only Multiply disappears (MUL broadcasts the (1, C)
-  tensor); otherwise, right after GlobalAveragePooling2D, it turns the MEAN into keep_dims.
+  tensor); otherwise, right after GlobalAveragePooling2D, it turns the MEAN into keep_dims
+  (and a MEAN over 1x1 that keeps its dims disappears).
+- An ADD of a (1, 1, 1, C) operand (C > 1) is a bias add: RESHAPE to (C,), then ADD.
+  Operands of equal rank otherwise broadcast as they are.
+- keras.ops operation nodes (`x + 3.0`, `keras.ops.maximum(x, y)`, ...): arithmetic with a
+  scalar lowers like a scalar Rescaling (MUL, ADD or SUB, folded where Rescaling folds;
+  division by a constant is MUL), `c - x` is SUB, max(x, 0) is a fusable ReLU and
+  min(relu(x), 6) a ReLU6; a per-channel constant folds only into its producer. Hard
+  swish written out (x * relu6(x + 3) / 6, any association, or x * hard_sigmoid(x)) is
+  one HARD_SWISH. Divisions by tensors are DIV, which no table describes.
+- Normalization (forward, channel axis) is SUB then MUL by (1, 1, 1, C) constants.
 
 A fold needs the producing op's output to be read by this one layer only (through
 layers that vanish, such as Dropout). int8 lowers like float32, except that MAXIMUM and
@@ -46,9 +56,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from latency_tables.signature import LayerSignature
 from service.surgery.graph import ChannelGraph, LayerNode
 from service.surgery.layer_roles import INFERENCE_IDENTITIES, activation_name
+from service.surgery.operation_roles import NN_OPS_MODULE, NUMPY_OPS_MODULE
 
 Shape = tuple[int, ...]
 SignatureFn = Callable[[Mapping[str, int]], list[LayerSignature]]
@@ -116,6 +129,7 @@ class _GraphFacts:
     prunable: tuple[str, ...]  # prunable group ids: the config key is their counts
     uses: dict[str, int]  # layer -> how many layer inputs read its output
     consumers: dict[str, list[LayerNode]]
+    nodes: dict[str, LayerNode]
 
 
 _FACTS: "weakref.WeakKeyDictionary[ChannelGraph, _GraphFacts]" = weakref.WeakKeyDictionary()
@@ -134,7 +148,7 @@ def _facts_of(graph: ChannelGraph) -> _GraphFacts:
             name: len(readers) + (1 if name in outputs else 0) for name, readers in consumers.items()
         }
         prunable = tuple(g.id for g in graph.prunable_groups)
-        facts = _GraphFacts(prunable, uses, consumers)
+        facts = _GraphFacts(prunable, uses, consumers, graph.node_by_name)
         _FACTS[graph] = facts
     return facts
 
@@ -165,6 +179,7 @@ class _Op:
     output: Shape
     options: dict[str, Any] = field(default_factory=dict)
     removed: bool = False
+    node: str = ""  # the layer (or operation node) that emitted it
 
 
 @dataclass(frozen=True)
@@ -184,7 +199,7 @@ def _derive(
     values: dict[str, _Value] = {}
     for node in graph.nodes:
         inputs = [values[name] for name in node.input_names]
-        layer = _Layer(node, inputs, _shape(graph, node, widths), facts, ops, dtype)
+        layer = _Layer(node, inputs, _shape(graph, node, widths), facts, ops, dtype, values)
         handler = _HANDLERS.get(node.class_name)
         if handler is None:
             raise layer.unsupported("no rule for how the TFLite converter lowers this layer")
@@ -214,6 +229,7 @@ class _Layer:
     facts: _GraphFacts
     ops: list[_Op]
     dtype: str
+    values: dict[str, _Value]  # the outputs of the layers before this one
 
     @property
     def config(self) -> dict[str, Any]:
@@ -224,7 +240,7 @@ class _Layer:
         return self.facts.consumers[self.node.name]
 
     def emit(self, op: str, inputs: list[Shape], output: Shape | None = None, **options: Any) -> _Value:
-        new = _Op(op, list(inputs), self.shape if output is None else output, options)
+        new = _Op(op, list(inputs), self.shape if output is None else output, options, node=self.node.name)
         self.ops.append(new)
         return _Value(new.output, new, exclusive=True)
 
@@ -454,18 +470,30 @@ def _dense(layer: _Layer) -> _Value:
 # ---- per-channel affine layers -------------------------------------------------------
 
 
-def _folds_into_producer(layer: _Layer) -> bool:
-    producer = layer.open_op(0)
+def _folds(producer: _Op | None) -> bool:
+    """Whether a constant scale or offset of `producer`'s output folds into its weights
+    (`producer` as returned by `_Layer.open_op`: read by nothing else)."""
     return producer is not None and producer.op in _FOLDS_AFFINE and producer.options["activation"] == "NONE"
 
 
-def _affine(layer: _Layer, constant: Shape, scale: bool = True, offset: bool = True) -> _Value:
-    """x * scale + offset with constants of shape `constant`: MUL then ADD."""
-    value = layer.inputs[0]
+def _folds_into_producer(layer: _Layer) -> bool:
+    return _folds(layer.open_op(0))
+
+
+def _affine(
+    layer: _Layer,
+    constant: Shape,
+    scale: bool = True,
+    offset: str | None = "ADD",
+    value: _Value | None = None,
+) -> _Value:
+    """`value` (default: the layer's input) times a constant of shape `constant`, then
+    plus (offset "ADD") or minus ("SUB") one: MUL, then ADD or SUB."""
+    value = layer.inputs[0] if value is None else value
     if scale:
         value = layer.emit("MUL", [value.shape], value.shape, const_inputs=[constant], activation="NONE")
     if offset:
-        value = layer.emit("ADD", [value.shape], value.shape, const_inputs=[constant], activation="NONE")
+        value = layer.emit(offset, [value.shape], value.shape, const_inputs=[constant], activation="NONE")
     return value
 
 
@@ -484,19 +512,54 @@ def _scalar(layer: _Layer, key: str, default: float) -> float:
     return float(value)
 
 
-def _rescaling(layer: _Layer) -> _Value:
-    scale, offset = _scalar(layer, "scale", 1.0) != 1.0, _scalar(layer, "offset", 0.0) != 0.0
-    if not (scale or offset) or _folds_into_producer(layer):
-        return layer.alias()
+def _scalar_affine(
+    layer: _Layer,
+    value: _Value,
+    producer: _Op | None,
+    scale: bool,
+    offset: str | None,
+    consumers: list[LayerNode] | None = None,
+) -> _Value:
+    """`value` times a scalar (if `scale`), then plus or minus a scalar (`offset` "ADD" or
+    "SUB"), where `producer` is the op it may fold into (see `_Layer.open_op`) and
+    `consumers` (default: the layer's) read the result."""
+    if not (scale or offset) or _folds(producer):
+        return _Value(value.shape, value.op, producer is not None)
     # The converter also folds a scalar affine into the weights of the convolutions that
     # read it, the offset only where no zero padding would see it.
-    convolutions = [c for c in layer.consumers if c.class_name in _CONVOLUTIONS]
-    if convolutions and len(convolutions) == len(layer.consumers):
+    consumers = layer.consumers if consumers is None else consumers
+    convolutions = [c for c in consumers if c.class_name in _CONVOLUTIONS]
+    if convolutions and len(convolutions) == len(consumers):
         if not offset or all(c.config["padding"] == "valid" for c in convolutions):
-            return layer.alias()
+            return _Value(value.shape, value.op, producer is not None)
     elif convolutions:
         raise layer.unsupported("feeds convolutions and other layers; which of its ops fold away is untested")
-    return _affine(layer, (), scale, offset)
+    return _affine(layer, (), scale, offset, value)
+
+
+def _rescaling(layer: _Layer) -> _Value:
+    scale, offset = _scalar(layer, "scale", 1.0) != 1.0, _scalar(layer, "offset", 0.0) != 0.0
+    return _scalar_affine(layer, layer.inputs[0], layer.open_op(0), scale, "ADD" if offset else None)
+
+
+def _normalization(layer: _Layer) -> _Value:
+    """(x - mean) / sqrt(variance) with per-channel constants: SUB, then MUL by the
+    reciprocal (a mean of 0 or a variance of 1 given in the config drops its op)."""
+    cfg = layer.config
+    axis = cfg.get("axis", -1)
+    axis = axis[0] if isinstance(axis, (list, tuple)) and len(axis) == 1 else axis
+    if cfg.get("invert") or axis not in (-1, len(layer.shape) - 1):
+        raise layer.unsupported("only the forward normalization over the channel axis has a rule")
+    if _folds_into_producer(layer):
+        raise layer.unsupported("after a layer it might fold into; only a normalized model input is tested")
+    mean, variance = cfg.get("mean"), cfg.get("variance")
+    constant = (*(1,) * (len(layer.shape) - 1), layer.shape[-1])
+    value = layer.inputs[0]
+    if mean is None or np.any(np.asarray(mean) != 0.0):
+        value = layer.emit("SUB", [value.shape], value.shape, const_inputs=[constant], activation="NONE")
+    if variance is None or np.any(np.asarray(variance) != 1.0):
+        value = layer.emit("MUL", [value.shape], value.shape, const_inputs=[constant], activation="NONE")
+    return layer.alias() if value is layer.inputs[0] else value
 
 
 # ---- pooling -------------------------------------------------------------------------
@@ -539,6 +602,25 @@ _MERGE_OPS = {
 }
 
 
+def _numpy_op(cls: str) -> str:
+    """The class name graph nodes carry for an operation node of keras.ops (numpy)."""
+    return f"{NUMPY_OPS_MODULE}.{cls}"
+
+
+# keras.ops arithmetic: the op of two tensors, or of a tensor and a constant. Division
+# by a constant becomes MUL by its reciprocal; other divisions are DIV, which no table
+# describes.
+_OPERATION_OPS = {
+    _numpy_op("Add"): "ADD",
+    _numpy_op("Subtract"): "SUB",
+    _numpy_op("Multiply"): "MUL",
+    _numpy_op("Maximum"): "MAXIMUM",
+    _numpy_op("Minimum"): "MINIMUM",
+    _numpy_op("Divide"): "DIV",
+    _numpy_op("TrueDivide"): "DIV",
+}
+
+
 def _broadcast(layer: _Layer, a: Shape, b: Shape) -> Shape:
     rank = max(len(a), len(b))
     a1, b1 = (1,) * (rank - len(a)) + a, (1,) * (rank - len(b)) + b
@@ -547,16 +629,30 @@ def _broadcast(layer: _Layer, a: Shape, b: Shape) -> Shape:
     return tuple(max(x, y) for x, y in zip(a1, b1))
 
 
-def _elementwise(layer: _Layer) -> _Value:
-    cls = layer.node.class_name
-    op = _MERGE_OPS[cls]
+def _refuse_int8_min_max(layer: _Layer, op: str) -> None:
     if layer.dtype == "int8" and op in ("MAXIMUM", "MINIMUM"):
         raise layer.unsupported(
             "int8 MAXIMUM/MINIMUM need equal input scales; the converter inserts requantizing "
             "QUANTIZE ops that depend on calibration"
         )
+
+
+def _elementwise(layer: _Layer) -> _Value:
+    """A merge layer, or a keras.ops operation node of two tensors."""
+    cls = layer.node.class_name
+    op = _MERGE_OPS.get(cls) or _OPERATION_OPS[cls]
+    if op == "DIV":
+        raise layer.unsupported("a division of two tensors is DIV, which no lookup table describes")
+    _refuse_int8_min_max(layer, op)
+    if op == "MUL":
+        hard_swish = _hard_swish(layer)
+        if hard_swish is not None:
+            return hard_swish
     shapes = [v.shape for v in layer.inputs]
-    if cls != "Multiply" and len(set(shapes)) > 1:
+    if op == "ADD" and any(_is_channel_vector(s) for s in shapes):
+        return _bias_add(layer, cls, shapes)
+    # Operands of equal rank broadcast as they are (MUL: of any rank).
+    if (op != "MUL" and len({len(s) for s in shapes}) > 1) or (cls == "Average" and len(set(shapes)) > 1):
         raise layer.unsupported(f"broadcasting {shapes}: the converter reshapes such operands unpredictably")
     options = {"activation": "NONE"} if op in _FUSES_ACTIVATION else {}
     result = shapes[0]
@@ -571,6 +667,20 @@ def _elementwise(layer: _Layer) -> _Value:
     return value
 
 
+def _is_channel_vector(shape: Shape) -> bool:
+    return len(shape) == 4 and shape[:3] == (1, 1, 1) and shape[3] > 1
+
+
+def _bias_add(layer: _Layer, cls: str, shapes: list[Shape]) -> _Value:
+    """An addition of a (1, 1, 1, C) tensor (C > 1), which the converter adds as a bias:
+    RESHAPE to (C,), then ADD (even when both operands are (1, 1, 1, C))."""
+    if len(shapes) != 2 or cls == "Average":
+        raise layer.unsupported(f"adding {shapes}: only two operands are tested")
+    full, vector = (shapes[0], shapes[1]) if _is_channel_vector(shapes[1]) else (shapes[1], shapes[0])
+    bias = layer.emit("RESHAPE", [vector], (vector[-1],))
+    return layer.emit("ADD", [full, bias.shape], _broadcast(layer, full, vector), activation="NONE")
+
+
 def _concatenate(layer: _Layer) -> _Value:
     rank = len(layer.shape)
     axis = int(layer.config.get("axis", -1)) % rank
@@ -580,6 +690,10 @@ def _concatenate(layer: _Layer) -> _Value:
 # ---- shape layers --------------------------------------------------------------------
 
 _BROADCASTING_MERGES = {"Add", "Subtract", "Average", "Maximum", "Minimum"}
+
+
+def _is_operation(node: LayerNode) -> bool:
+    return node.class_name.startswith((NUMPY_OPS_MODULE + ".", NN_OPS_MODULE + "."))
 
 
 def _flatten(layer: _Layer) -> _Value:
@@ -596,10 +710,18 @@ def _reshape(layer: _Layer) -> _Value:
     if len(source) == 2 and layer.shape == (1, 1, 1, source[-1]):  # (C,) -> (1, 1, C): squeeze-excite
         if any(c.class_name in _BROADCASTING_MERGES for c in layer.consumers):
             raise layer.unsupported("(C,) -> (1, 1, C) before a broadcasting Add-like merge")
+        if any(_is_operation(c) for c in layer.consumers):
+            raise layer.unsupported("(C,) -> (1, 1, C) before a keras.ops operation is untested")
         if layer.consumers and all(c.class_name == "Multiply" for c in layer.consumers):
             return layer.alias()  # MUL broadcasts the (1, C) tensor as it is
         mean = layer.open_op(0)
         if mean is not None and mean.op == "MEAN" and not mean.options["keep_dims"]:
+            if mean.inputs[0][1:3] == (1, 1):  # a mean over 1x1 that keeps its dims: identity
+                mean.removed = True
+                pooled = layer.node.input_names[0]  # back through the pooling (and dropouts)
+                while layer.values[pooled].op is mean:
+                    pooled = layer.facts.nodes[pooled].input_names[0]
+                return _Value(layer.shape, layer.values[pooled].op, False)
             mean.options["keep_dims"] = True
             mean.output = layer.shape
             return _Value(layer.shape, mean, True)
@@ -639,6 +761,199 @@ def _upsampling(layer: _Layer) -> _Value:
     return layer.emit("RESHAPE", [value.shape])
 
 
+# ---- keras.ops operation nodes -------------------------------------------------------
+#
+# Arithmetic with a scalar lowers like a scalar Rescaling (folded into the producing
+# op's weights, or forward into the convolutions that read it; else MUL by c, ADD or
+# SUB c), except that `c - x` is always SUB. max(x, 0) is a ReLU that fuses, and
+# min(relu(x), 6) turns the ReLU into ReLU6. The converter recognises hard swish written
+# as x * relu6(x + 3) / 6 in any association as one HARD_SWISH.
+
+_NN_ACTIVATIONS = {
+    f"{NN_OPS_MODULE}.Relu": "relu",
+    f"{NN_OPS_MODULE}.Relu6": "relu6",
+    f"{NN_OPS_MODULE}.Sigmoid": "sigmoid",
+    f"{NN_OPS_MODULE}.Silu": "silu",
+    f"{NN_OPS_MODULE}.HardSilu": "hard_silu",
+}
+_HARD_SIGMOID = f"{NN_OPS_MODULE}.HardSigmoid"
+_SCALE_OPERATIONS = {_numpy_op("Multiply"), _numpy_op("Divide"), _numpy_op("TrueDivide")}
+
+
+def _constant_operand(node: LayerNode) -> tuple[int, np.ndarray] | None:
+    """(argument position, value) of a binary operation's constant, if it has one."""
+    if len(node.constants) != 1 or len(node.input_names) != 1:
+        return None
+    return node.constants[0]
+
+
+def _scalar_operand(node: LayerNode) -> float | None:
+    operand = _constant_operand(node)
+    if operand is None or operand[1].size != 1:
+        return None
+    return float(operand[1].reshape(()))
+
+
+def _unary_operation(layer: _Layer) -> _Value:
+    name = _NN_ACTIVATIONS[layer.node.class_name]
+    return _activate(layer, layer.inputs[0], layer.open_op(0), name)
+
+
+def _hard_sigmoid_operation(layer: _Layer) -> _Value:
+    """keras.ops.hard_sigmoid: relu6(x + 3) / 6, each step lowered as written out."""
+    # Only the ReLU6 reads the sum, and only the scaling reads the ReLU6.
+    shifted = _scalar_affine(layer, layer.inputs[0], layer.open_op(0), False, "ADD", consumers=[])
+    clipped = _activate(layer, shifted, shifted.op if shifted.exclusive else None, "relu6")
+    return _scalar_affine(layer, clipped, clipped.op if clipped.exclusive else None, True, None)
+
+
+def _binary_operation(layer: _Layer) -> _Value:
+    node = layer.node
+    if len(node.input_names) == 2:
+        return _elementwise(layer)
+    operand = _constant_operand(node)
+    if operand is None:
+        raise layer.unsupported("expected a tensor and one constant")
+    position, constant = operand
+    op = _OPERATION_OPS[node.class_name]
+    if constant.size != 1:
+        return _per_channel_operation(layer, op, position, constant)
+    value = float(constant.reshape(()))
+    if op in ("MAXIMUM", "MINIMUM"):
+        return _scalar_min_max(layer, op, value)
+    if position == 0 and op in ("SUB", "DIV"):  # c - x, c / x
+        if op == "DIV":
+            raise layer.unsupported("a constant divided by a tensor is DIV, which no lookup table describes")
+        return layer.emit("SUB", [layer.inputs[0].shape], const_inputs=[()], activation="NONE")
+    if op in ("MUL", "DIV"):
+        hard_swish = _hard_swish_scaled(layer)
+        if hard_swish is not None:
+            return hard_swish
+        return _scalar_affine(layer, layer.inputs[0], layer.open_op(0), value != 1.0, None)
+    return _scalar_affine(layer, layer.inputs[0], layer.open_op(0), False, op if value != 0.0 else None)
+
+
+def _per_channel_operation(layer: _Layer, op: str, position: int, constant: np.ndarray) -> _Value:
+    """x (op) c with a constant of several entries (surgery leaves such channels whole)."""
+    shape = tuple(int(d) for d in constant.shape)
+    channel_only = all(d == 1 for d in shape[:-1])
+    if op == "DIV" or (position == 0 and op == "SUB"):
+        raise layer.unsupported(f"{op} by a constant of shape {shape} is untested")
+    _refuse_int8_min_max(layer, op)
+    if op in ("ADD", "SUB", "MUL") and channel_only and _folds_into_producer(layer):
+        return layer.alias()
+    options = {"activation": "NONE"} if op in _FUSES_ACTIVATION else {}
+    return layer.emit(op, [layer.inputs[0].shape], const_inputs=[shape], **options)
+
+
+def _scalar_min_max(layer: _Layer, op: str, value: float) -> _Value:
+    source, producer = layer.inputs[0], layer.open_op(0)
+    if op == "MAXIMUM" and value == 0.0:
+        return _activate(layer, source, producer, "relu")
+    if op == "MINIMUM" and value == 6.0 and producer is not None:
+        if producer.op == "RELU":
+            producer.op = "RELU6"
+            return _Value(source.shape, producer, True)
+        if producer.options.get("activation") == "RELU":
+            producer.options["activation"] = "RELU6"
+            return _Value(source.shape, producer, True)
+    _refuse_int8_min_max(layer, op)
+    return layer.emit(op, [source.shape], const_inputs=[()])
+
+
+# ---- hard swish written out ----------------------------------------------------------
+
+
+def _is_relu6(node: LayerNode) -> bool:
+    cfg = node.config
+    if node.class_name == "ReLU":
+        plain = not float(cfg.get("negative_slope") or 0.0) and not float(cfg.get("threshold") or 0.0)
+        return plain and cfg.get("max_value") is not None and float(cfg["max_value"]) == 6.0
+    if node.class_name == "Activation":
+        return activation_name(cfg) == "relu6"
+    return node.class_name == f"{NN_OPS_MODULE}.Relu6"
+
+
+def _single_input(layer: _Layer, name: str) -> str | None:
+    """The input of node `name` if it has one and nothing but one node reads `name`."""
+    node = layer.facts.nodes[name]
+    if len(node.input_names) != 1 or layer.facts.uses[name] != 1:
+        return None
+    return node.input_names[0]
+
+
+def _shifted_relu6_input(layer: _Layer, name: str) -> tuple[str, list[str]] | None:
+    """(x, the nodes of the pattern) if node `name` is relu6(x + 3)."""
+    add = _single_input(layer, name) if _is_relu6(layer.facts.nodes[name]) else None
+    if add is None or layer.facts.nodes[add].class_name != _numpy_op("Add"):
+        return None
+    if _scalar_operand(layer.facts.nodes[add]) != 3.0 or layer.facts.uses[add] != 1:
+        return None
+    return layer.facts.nodes[add].input_names[0], [name, add]
+
+
+def _is_sixth(node: LayerNode) -> bool:
+    """x * (1/6) or x / 6."""
+    value = _scalar_operand(node)
+    if value is None or node.class_name not in _SCALE_OPERATIONS:
+        return False
+    if node.class_name == _numpy_op("Multiply"):
+        return bool(np.isclose(value, 1.0 / 6.0, rtol=1e-6))
+    return node.constants[0][0] == 1 and value == 6.0
+
+
+def _hard_sigmoid_input(layer: _Layer, name: str) -> tuple[str, list[str]] | None:
+    """(x, the nodes of the pattern) if node `name` computes hard_sigmoid(x) and nothing
+    but the pattern reads its intermediate results."""
+    node = layer.facts.nodes[name]
+    if layer.facts.uses[name] != 1:
+        return None
+    if node.class_name == _HARD_SIGMOID:
+        return node.input_names[0], [name]
+    inner = _single_input(layer, name) if _is_sixth(node) else None
+    found = _shifted_relu6_input(layer, inner) if inner is not None else None
+    return (found[0], [name, *found[1]]) if found else None
+
+
+def _replace_by_hard_swish(layer: _Layer, x: str, pattern: list[str]) -> _Value | None:
+    """Remove the ops the pattern's nodes emitted and emit one HARD_SWISH of `x`."""
+    nodes = set(pattern)
+    if any(layer.values[n].op is None or layer.values[n].op.node not in nodes for n in pattern):
+        return None  # part of the pattern folded into another op: not the converter's case
+    for op in layer.ops:
+        if op.node in nodes:
+            op.removed = True
+    return layer.emit("HARD_SWISH", [layer.values[x].shape])
+
+
+def _hard_swish(layer: _Layer) -> _Value | None:
+    """x * hard_sigmoid(x) (either operand order) as one HARD_SWISH, if it is that."""
+    if len(layer.node.input_names) != 2:
+        return None
+    a, b = layer.node.input_names
+    for x, gate in ((a, b), (b, a)):
+        found = _hard_sigmoid_input(layer, gate)
+        if found is not None and found[0] == x:
+            return _replace_by_hard_swish(layer, x, found[1])
+    return None
+
+
+def _hard_swish_scaled(layer: _Layer) -> _Value | None:
+    """(x * relu6(x + 3)) / 6 as one HARD_SWISH, if it is that."""
+    product = layer.node.input_names[0]
+    node = layer.facts.nodes[product]
+    if not _is_sixth(layer.node) or layer.facts.uses[product] != 1 or len(node.input_names) != 2:
+        return None
+    if node.class_name not in ("Multiply", _numpy_op("Multiply")):
+        return None
+    a, b = node.input_names
+    for x, gate in ((a, b), (b, a)):
+        found = _shifted_relu6_input(layer, gate)
+        if found is not None and found[0] == x:
+            return _replace_by_hard_swish(layer, x, [product, *found[1]])
+    return None
+
+
 # ---- registry ------------------------------------------------------------------------
 
 
@@ -669,6 +984,7 @@ _HANDLERS: dict[str, Callable[[_Layer], _Value]] = {
     "GlobalAveragePooling2D": _global_pool,
     "GlobalMaxPooling2D": _global_pool,
     **{cls: _elementwise for cls in _MERGE_OPS},
+    "Normalization": _normalization,
     "Concatenate": _concatenate,
     "Flatten": _flatten,
     "Reshape": _reshape,
@@ -677,4 +993,8 @@ _HANDLERS: dict[str, Callable[[_Layer], _Value]] = {
     "UpSampling2D": _upsampling,
     # Inference-time identities: the converter drops them.
     **{cls: _vanishes for cls in INFERENCE_IDENTITIES},
+    # keras.ops operation nodes
+    **{cls: _binary_operation for cls in _OPERATION_OPS},
+    **{cls: _unary_operation for cls in _NN_ACTIVATIONS},
+    _HARD_SIGMOID: _hard_sigmoid_operation,
 }

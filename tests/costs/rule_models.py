@@ -112,16 +112,82 @@ def _rescaling_and_attention(x: Tensor) -> list[Tensor]:
     return outputs
 
 
+def _hard_sigmoid(x: Tensor) -> Tensor:
+    """As Keras' MobileNetV3 writes it, with keras.ops arithmetic around a ReLU6 layer."""
+    return L.ReLU(6.0)(x + 3.0) * (1.0 / 6.0)
+
+
+def _operations(x: Tensor) -> list[Tensor]:
+    """keras.ops operation nodes: arithmetic with scalars (folded backward, forward, or
+    kept), hard sigmoid and hard swish written out, unary keras.ops activations, and
+    operations of two tensors with broadcasting."""
+    ops = keras.ops
+    pool = L.MaxPooling2D
+    a = _conv(x, activation="relu")
+    shared = _conv(x)
+    pooled = L.GlobalAveragePooling2D(keepdims=True)(x)
+    gate = _conv(pooled, 8, 1)
+    return [
+        pool()(_hard_sigmoid(_conv(x))),  # ADD folds into the conv, ReLU6 fuses: MUL stays
+        _hard_sigmoid(_conv(x, activation="relu")),  # ADD(RELU6); the MUL folds into the head
+        pool()(ops.hard_sigmoid(_conv(x, activation="relu"))),
+        shared * _hard_sigmoid(shared),  # hard swish written out: one HARD_SWISH
+        (lambda c: (c * L.ReLU(6.0)(c + 3.0)) / 6.0)(_conv(x, activation="relu")),
+        (lambda c: L.Multiply()([ops.hard_sigmoid(c), c]))(_conv(x)),
+        pool()(1.0 - _conv(x, activation="relu")),  # SUB, never folded
+        pool()(_conv(x, activation="relu") - 1.0),
+        pool()(_conv(x, activation="relu") / 4.0),  # MUL by the reciprocal
+        2.0 * _conv(x, activation="relu"),  # folds forward into the head
+        _conv(_conv(x, activation="relu") + 1.0),  # the head pads: the ADD stays
+        pool()(ops.relu(_conv(x))),  # fuses into the conv
+        ops.relu6(_conv(x)),
+        pool()(ops.sigmoid(_conv(x))),
+        pool()(ops.silu(_conv(x))),
+        pool()(ops.hard_silu(_conv(x))),
+        ops.relu(ops.add(a, _conv(x))),  # ADD with the ReLU fused
+        pool()(ops.subtract(_conv(x), a)),
+        ops.multiply(_conv(x, activation="relu"), ops.sigmoid(gate)),  # squeeze-excite gate
+        pool()(_conv(x, activation="relu") + _conv(pooled, 8, 1)),  # RESHAPE to (C,) + ADD
+        pool()(_conv(x, activation="relu") - _conv(pooled, 8, 1)),  # SUB broadcasts as is
+        pool()(_conv(x, activation="relu") + _conv(x, 1, 1)),  # a one-channel operand
+        L.Add()([_conv(pooled, 8, 1), _conv(pooled, 8, 1, activation="relu")]),
+        _conv(x) * np.linspace(0.5, 1.5, 8, dtype="float32"),  # folds into the conv
+        pool()(_conv(x, activation="relu") + np.linspace(-1, 1, 8, dtype="float32")),
+        _conv(L.Normalization(mean=[0.1, 0.2, 0.3, 0.4], variance=[1.5, 2.0, 3.0, 4.0])(x)),
+    ]
+
+
+def _operation_extrema(x: Tensor) -> list[Tensor]:
+    """max/min operation nodes; float32 only (int8 MAXIMUM/MINIMUM are refused)."""
+    ops = keras.ops
+    pool = L.MaxPooling2D
+    return [
+        ops.maximum(_conv(x), 0.0),  # a ReLU: fuses into the conv
+        pool()(ops.maximum(pool()(x), 0.0)),  # fuses into the pool
+        ops.minimum(_conv(x, activation="relu"), 6.0),  # turns the ReLU into ReLU6
+        pool()(ops.minimum(_conv(x), 6.0)),
+        pool()(ops.maximum(_conv(x, activation="relu"), 0.5)),
+        pool()(ops.maximum(_conv(x), _conv(x, activation="relu"))),
+        pool()(ops.minimum(_conv(x), _conv(L.GlobalAveragePooling2D(keepdims=True)(x), 8, 1))),
+    ]
+
+
 RULE_MODELS: dict[str, Callable[[Tensor], list[Tensor]]] = {
     "fusions": _fusions,
     "layers": _layers,
     "rescaling_and_attention": _rescaling_and_attention,
+    "operations": _operations,
+}
+# Checked in float32 only: int8 MAXIMUM/MINIMUM are refused.
+FLOAT32_RULE_MODELS: dict[str, Callable[[Tensor], list[Tensor]]] = {
+    "operation_extrema": _operation_extrema,
 }
 
 
 def build_rule_model(name: str, seed: int = 0) -> keras.Model:
     inputs = keras.Input((12, 12, 4), name="input")
-    model = keras.Model(inputs, [_head(y) for y in RULE_MODELS[name](inputs)], name=name)
+    branches = {**RULE_MODELS, **FLOAT32_RULE_MODELS}[name]
+    model = keras.Model(inputs, [_head(y) for y in branches(inputs)], name=name)
     randomize_weights(model, seed)
     return model
 
@@ -133,3 +199,4 @@ def randomize_weights(model: keras.Model, seed: int = 0) -> None:
         values = layer.get_weights()
         if values:
             layer.set_weights([rng.uniform(0.5, 1.5, v.shape).astype(v.dtype) for v in values])
+

@@ -27,7 +27,7 @@ from service.surgery import analyze, prune
 from service.surgery.graph import ChannelGraph
 from service.zoo import build
 
-from .rule_models import RULE_MODELS, build_rule_model
+from .rule_models import FLOAT32_RULE_MODELS, RULE_MODELS, build_rule_model
 
 ZOO_KWARGS: dict[str, dict] = {
     "digits_cnn": {},
@@ -39,6 +39,13 @@ ZOO_KWARGS: dict[str, dict] = {
 }
 INT8_ZOO = ["digits_cnn", "vgg", "mobilenet_v2"]
 VARIANTS = 2
+# keras.applications models with keras.ops operation nodes (MobileNetV3's hard sigmoid)
+# and squeeze-excite gates over 1x1 maps at this size; name -> (constructor, dtypes).
+APPLICATIONS = {
+    "keras_mobilenet_v3_small": (keras.applications.MobileNetV3Small, ("float32", "int8")),
+    "keras_mobilenet_v3_large": (keras.applications.MobileNetV3Large, ("float32",)),
+    "keras_efficientnet_v2_b0": (keras.applications.EfficientNetV2B0, ("float32",)),
+}
 
 
 @dataclass
@@ -83,7 +90,11 @@ def case_for(cases: dict[str, Case], name: str) -> Case:
         if name == "keras_mobilenet_v2":
             model = keras.applications.MobileNetV2(input_shape=(96, 96, 3), weights=None, classes=10)
             cases[name] = make_case(model, seed=7, variants=1)
-        elif name in RULE_MODELS:
+        elif name in APPLICATIONS:
+            keras.utils.set_random_seed(0)
+            model = APPLICATIONS[name][0](input_shape=(32, 32, 3), weights=None, classes=10)
+            cases[name] = make_case(model, seed=zlib.crc32(name.encode()), variants=1)
+        elif name in RULE_MODELS or name in FLOAT32_RULE_MODELS:
             cases[name] = make_case(build_rule_model(name), seed=zlib.crc32(name.encode()))
         else:
             cases[name] = make_case(build(name, **ZOO_KWARGS[name]), seed=zlib.crc32(name.encode()))
@@ -126,11 +137,25 @@ def test_keras_mobilenet_v2_float32_matches_converter(cases: dict[str, Case]) ->
     check_variant(case_for(cases, "keras_mobilenet_v2"), 0, "float32", "keras MobileNetV2 96x96")
 
 
+@pytest.mark.parametrize("name", list(APPLICATIONS))
+def test_keras_applications_with_operation_nodes_match_converter(cases: dict[str, Case], name: str) -> None:
+    case = case_for(cases, name)
+    for dtype in APPLICATIONS[name][1]:
+        check_variant(case, 0, dtype, f"{name} 32x32")
+
+
 @pytest.mark.parametrize("name", list(RULE_MODELS))
 def test_rule_models_match_converter(cases: dict[str, Case], name: str) -> None:
     case = case_for(cases, name)
     check_variant(case, 0, "float32", name)
     check_variant(case, 1, "int8", name)
+
+
+@pytest.mark.parametrize("name", list(FLOAT32_RULE_MODELS))
+def test_float32_rule_models_match_converter(cases: dict[str, Case], name: str) -> None:
+    case = case_for(cases, name)
+    for variant in range(VARIANTS):
+        check_variant(case, variant, "float32", name)
 
 
 # ---- what is refused -----------------------------------------------------------------
@@ -163,6 +188,20 @@ def test_int8_maximum_is_refused_but_float32_is_not() -> None:
     assert [s.op for s in signatures_for_config(graph)][-1] == "MAXIMUM"
     with pytest.raises(UnsupportedForTables, match="'max' of class Maximum"):
         signatures_for_config(graph, dtype="int8")
+
+
+@pytest.mark.parametrize(
+    "make, name",
+    [
+        (lambda x: 2.0 / keras.layers.Conv2D(8, 3)(x), "true_divide"),
+        (lambda x: keras.ops.divide(keras.layers.Conv2D(8, 3)(x), keras.layers.Conv2D(8, 3)(x)), "divide"),
+    ],
+)
+def test_division_by_a_tensor_is_refused_naming_the_operation(make: object, name: str) -> None:
+    with pytest.raises(UnsupportedForTables, match="DIV") as raised:
+        signatures_for_config(analyze(_one_branch_model(make)))
+    assert raised.value.layer_name.startswith(name)
+    assert raised.value.class_name.startswith("keras.src.ops.numpy.")
 
 
 # ---- the cached function -------------------------------------------------------------

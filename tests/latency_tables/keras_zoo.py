@@ -127,10 +127,31 @@ def version_feature_branches() -> list[Branch]:
     ]
 
 
+def operation_branches() -> list[Branch]:
+    """keras.ops operation nodes as real models write them (MobileNetV3's hard sigmoid,
+    scalar arithmetic, broadcasting operands), and Normalization: the ops they lower to."""
+    ops = keras.ops
+    vector = (1, 1, IMAGE[2])
+    offsets = np.linspace(-1.0, 1.0, IMAGE[2], dtype=np.float32)
+    normalization = L.Normalization(mean=np.linspace(0.1, 0.8, IMAGE[2]), variance=np.linspace(1.5, 4.0, IMAGE[2]))
+    return [
+        _one("hard_sigmoid_ops", IMAGE, lambda x: L.ReLU(6.0)(x + 3.0) * (1.0 / 6.0)),  # ADD(RELU6) + MUL
+        _one("hard_swish_ops", IMAGE, lambda x: x * (L.ReLU(6.0)(x + 3.0) * (1.0 / 6.0))),
+        _one("scalar_minus_tensor", IMAGE, lambda x: 1.0 - x),
+        _one("maximum_scalar", IMAGE, lambda x: ops.maximum(x, 0.5)),
+        _one("add_per_channel_constant", IMAGE, lambda x: x + offsets),
+        Branch("add_channel_vector", (IMAGE, vector), lambda a, b: ops.add(a, b)),  # RESHAPE + ADD
+        Branch("subtract_channel_vector", (IMAGE, vector), lambda a, b: ops.subtract(a, b)),
+        Branch("sigmoid_gate", (IMAGE, vector), lambda a, b: ops.multiply(a, ops.sigmoid(b))),
+        _one("normalization", IMAGE, normalization),  # SUB + MUL by (1, 1, 1, C)
+    ]
+
+
 ZOOS: dict[str, Callable[[], list[Branch]]] = {
     "core": core_branches,
     "extended": extended_branches,
     "version_features": version_feature_branches,
+    "operations": operation_branches,
 }
 
 

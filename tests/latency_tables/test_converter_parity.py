@@ -37,6 +37,8 @@ ZOO_CASES = [
     pytest.param("version_features", "int8", id="version_features-int8"),
     pytest.param("extended", "float32", id="extended-float32", marks=pytest.mark.slow),
     pytest.param("extended", "int8", id="extended-int8", marks=pytest.mark.slow),
+    pytest.param("operations", "float32", id="operations-float32"),
+    pytest.param("operations", "int8", id="operations-int8"),
 ]
 
 
@@ -187,3 +189,48 @@ def test_dynamic_batch_shape_arithmetic_is_reported_or_skipped() -> None:
     for sig in sigs:
         assert sig.inputs[0][0] == 1  # shapes hold the batch of 1 the converter assumes
         assert signatures_from_tflite(build_single_op_model(sig)) == [sig]
+
+
+# ---- whole models: pruned keras.applications with keras.ops operation nodes -------------
+
+# MobileNetV3Large lowers to the same kinds of ops as the Small one (tests/costs derives
+# its signatures); converting it again here would add half a minute.
+APPLICATIONS = [
+    pytest.param("MobileNetV3Small", "float32", id="MobileNetV3Small-float32"),
+    pytest.param("MobileNetV3Small", "int8", id="MobileNetV3Small-int8"),
+    pytest.param("EfficientNetV2B0", "float32", id="EfficientNetV2B0-float32"),
+]
+
+
+@pytest.mark.parametrize("name, dtype", APPLICATIONS)
+def test_pruned_keras_applications_rebuild_op_by_op(name: str, dtype: str) -> None:
+    """Every op of a pruned MobileNetV3 / EfficientNetV2B0, as the device export converts
+    it, rebuilds as a one-op model with the same signature and op version, and runs."""
+    import keras
+
+    from service.costs.device_export import to_device_tflite
+    from service.surgery import analyze, prune
+
+    keras.utils.set_random_seed(0)
+    model = getattr(keras.applications, name)(input_shape=(32, 32, 3), weights=None, classes=10)
+    graph = analyze(model)
+    rng = np.random.default_rng(0)
+    keep = {g.id: sorted(rng.choice(g.channels, max(1, g.channels // 2), replace=False)) for g in graph.prunable_groups}
+    converted = to_device_tflite(prune(model, keep, graph), dtype)
+    signatures = signatures_from_tflite(converted)
+    distinct = list(dict.fromkeys(signatures))
+    rebuilt = [build_single_op_model(sig) for sig in distinct]
+    mismatches = [sig.key for sig, built in zip(distinct, rebuilt) if signatures_from_tflite(built) != [sig]]
+    assert not mismatches, "\n".join(mismatches)
+    expected_type = np.int8 if dtype == "int8" else np.float32
+    for sig, built in zip(distinct, rebuilt):
+        (output,) = invoke_once(built)
+        assert output.dtype == expected_type and output.shape == sig.output, sig.key
+
+    def highest(pairs):
+        result = collections.defaultdict(int)
+        for op, version in pairs:
+            result[op] = max(result[op], version)
+        return dict(result)
+
+    assert highest(pair for built in rebuilt for pair in op_versions(built)) == highest(op_versions(converted))
