@@ -10,6 +10,9 @@ registered. So every object in the config must be one we know to be harmless:
   then reports as unsupported). Not Lambda (Python code), not TFSMLayer (loads a
   SavedModel from a server path), no lookup layers (vocabulary files);
 - models: Functional and Sequential;
+- operation nodes (`keras.ops` calls in a Functional graph, e.g. the `x + 3.0` of
+  MobileNetV3): exactly the elementwise classes surgery understands (OPERATION_CLASSES),
+  whose config holds nothing but a name;
 - helpers from the modules in HELPER_MODULES (initializers, regularizers, constraints,
   optimizers, losses, metrics) and dtype policies;
 - built-in functions by plain name (activations, losses): the inspection worker has no
@@ -26,6 +29,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from service.surgery.layer_roles import GLOBAL_POOLS, MERGES, PASS_THROUGH, PER_CHANNEL, PRODUCERS
+from service.surgery.operation_roles import OPERATION_CLASSES
 from service.uploads.errors import UploadRejected
 
 # Layers whose channel behaviour surgery knows (layer_roles.classify) ...
@@ -75,7 +79,8 @@ HELPER_MODULES = {
 }
 # Data markers Keras writes for values; deserialising them runs no user code.
 DATA_MARKERS = {"__keras_tensor__", "__tensor__", "__numpy__", "__bytes__", "__ellipsis__", "__slice__"}
-MAX_LAYERS = 10_000
+OPERATIONS_PACKAGE = "keras.src.ops."
+MAX_LAYERS = 10_000  # layers and operation nodes
 # Keys under which a config holds layers: a model's list, a wrapper's (Bidirectional) one.
 _LAYER_KEYS = {"layers", "layer", "forward_layer", "backward_layer"}
 
@@ -96,7 +101,7 @@ def check_model_config(config: Any) -> None:
         )
     layers = 0
     for obj, layer in _objects(config):
-        if obj.get("module") == LAYER_MODULE:
+        if obj.get("module") == LAYER_MODULE or (obj.get("module"), obj.get("class_name")) in OPERATION_CLASSES:
             layers += 1
             if layers > MAX_LAYERS:
                 raise UploadRejected(422, f"the model has more than {MAX_LAYERS:,} layers; the service refuses it")
@@ -154,6 +159,8 @@ def _refusal(obj: dict[str, Any], layer: str | None) -> str | None:
         return f"the model uses the custom object {cls!r} from module {module!r}{where}; {_CUSTOM_HINT}"
     if module == LAYER_MODULE:
         return _layer_refusal(cls, layer)
+    if module.startswith(OPERATIONS_PACKAGE):
+        return _operation_refusal(obj, module, cls, layer)
     if (module, cls) in MODEL_CLASSES:
         return None
     if module in DTYPE_POLICY_MODULES and cls.endswith("DTypePolicy") and cls.isidentifier():
@@ -161,6 +168,23 @@ def _refusal(obj: dict[str, Any], layer: str | None) -> str | None:
     if module in HELPER_MODULES and cls.isidentifier():
         return None
     return f"the model uses {module}.{cls}{where}, which is not on the service's allow-list of built-in Keras objects"
+
+
+def _operation_refusal(obj: dict[str, Any], module: str, cls: str, layer: str | None) -> str | None:
+    if (module, cls) not in OPERATION_CLASSES:
+        known = ", ".join(sorted(name for _, name in OPERATION_CLASSES))
+        return (
+            f"the model uses the keras.ops operation {module}.{cls} (node {layer!r}), which structural "
+            f"pruning does not support; the supported operations are {known}: rewrite the model with "
+            "those or with built-in layers"
+        )
+    config = obj.get("config")
+    if not isinstance(config, dict) or set(config) - {"name"}:
+        return (
+            f"operation node {layer!r} ({module}.{cls}) has a configuration beyond its name; "
+            "re-save the model with Keras"
+        )
+    return None
 
 
 def _layer_refusal(cls: str, layer: str | None) -> str | None:

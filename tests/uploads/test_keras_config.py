@@ -143,6 +143,67 @@ def test_configs_keras_writes_for_real_models_pass() -> None:
     models = [build(name) for name in ZOO]
     models.append(keras.applications.MobileNetV2(weights=None, input_shape=(32, 32, 3), classes=10))
     models.append(keras.applications.EfficientNetB0(weights=None, input_shape=(32, 32, 3), classes=10))
+    models.append(keras.applications.EfficientNetV2B0(weights=None, input_shape=(32, 32, 3), classes=10))
+    # keras.ops operation nodes (hard sigmoid written as ReLU6(x + 3) * (1 / 6)):
+    models.append(keras.applications.MobileNetV3Small(weights=None, input_shape=(32, 32, 3), classes=10))
+    models.append(keras.applications.MobileNetV3Large(weights=None, input_shape=(32, 32, 3), classes=10))
     for model in models:
         with zipfile.ZipFile(io.BytesIO(saved(model))) as zf:
             check_model_config(json.loads(zf.read("config.json")))
+
+
+def operation(module: str, class_name: str, name: str, **config: Any) -> dict[str, Any]:
+    """An operation node as Keras serialises a keras.ops call of a Functional graph."""
+    tensor = {"class_name": "__keras_tensor__", "config": {"shape": [None, 8, 8, 4], "dtype": "float32", "keras_history": ["conv", 0, 0]}}
+    return {
+        "module": module,
+        "class_name": class_name,
+        "config": {"name": name, **config},
+        "registered_name": class_name,
+        "name": name,
+        "inbound_nodes": [{"args": [tensor, 3.0], "kwargs": {}}],
+    }
+
+
+def test_operation_nodes_surgery_understands_pass() -> None:
+    check_model_config(
+        functional(
+            CONV,
+            operation("keras.src.ops.numpy", "Add", "add"),
+            operation("keras.src.ops.numpy", "Multiply", "multiply"),
+            operation("keras.src.ops.nn", "HardSilu", "hard_silu"),
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("bad", "phrases"),
+    [
+        (operation("keras.src.ops.numpy", "Clip", "clip", x_min=0.0, x_max=1.0), ["keras.src.ops.numpy.Clip", "'clip'", "Multiply"]),
+        (operation("keras.src.ops.core", "Cond", "cond"), ["keras.src.ops.core.Cond", "'cond'"]),
+        (operation("keras.src.ops.numpy", "Add", "add2", extra="x"), ["'add2'", "configuration beyond its name"]),
+        (operation("keras.ops", "Add", "add3"), ["keras.ops.Add", "allow-list"]),
+    ],
+    ids=["unsupported-operation", "control-flow", "configured", "public-alias"],
+)
+def test_other_operations_are_refused(bad: dict[str, Any], phrases: list[str]) -> None:
+    message = refusal(functional(CONV, bad))
+    for phrase in phrases:
+        assert phrase in message
+
+
+def test_allowed_operations_are_keras_classes_configured_by_name_alone() -> None:
+    """What the allow-list admits resolves to a keras.ops class whose only parameter is its
+    name: a config.json entry of it can carry no code and no values."""
+    import importlib
+    import inspect
+
+    from keras.src.ops.operation import Operation
+
+    from service.surgery.operation_roles import OPERATION_CLASSES
+
+    assert OPERATION_CLASSES
+    for module, class_name in OPERATION_CLASSES:
+        cls = getattr(importlib.import_module(module), class_name)
+        assert issubclass(cls, Operation) and cls.__name__ == class_name and cls.__module__ == module
+        assert list(inspect.signature(cls.__init__).parameters) == ["self", "name"], cls
