@@ -82,7 +82,7 @@ class MeasuredEstimator:
         wanted = {s.digest for c in configs for s in self._signatures(c)}
         return sorted(wanted - set(self._entries))
 
-    def observe_kept(self, config: Mapping[str, int], model: str) -> float | None:
+    def measure_model(self, config: Mapping[str, int], model: str) -> float | None:
         return self.measure_whole(config, model)
 
     # -- whole-model measurement and calibration -------------------------------------

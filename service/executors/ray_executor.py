@@ -1,24 +1,25 @@
-"""Proposals fine-tuned as Ray tasks: on a local Ray instance, or on a cluster (RAY_ADDRESS).
+"""Proposals fine-tuned by Ray actors: on a local Ray instance, or on a cluster (RAY_ADDRESS).
 
 The same seam as LocalProcessExecutor: `run(specs, on_result)` runs `run_one(spec,
 context)` for every spec and calls `on_result` in the caller's thread, in completion
 order. What differs is where, and how models travel:
 
+- A run gets `workers` long-lived actors. An actor keeps what makes a proposal cheap for
+  the whole run: TensorFlow imported once, the run's data resident, and the compiled
+  train step of the current parent (run_one caches it per process, as a local worker
+  does). When the run ends (`close()`), the actors are killed, so TensorFlow's memory
+  goes back to the nodes.
 - Nodes of a cluster share no file system with the driver, so models cross as bytes in
-  Ray's object store. The parent `.keras` of an iteration is put there once (one object
-  ref shared by all its proposals); each task writes it into a private temporary run
-  directory, runs `run_one` there with `context.run_dir` pointing at it, and returns the
-  fine-tuned candidate's bytes, which the driver writes into the real run directory
-  (atomically) under the reference the result names. Nothing is pickled but plain
-  values and bytes.
-- Every task runs in a fresh worker process (`max_calls=1`): the process exits when the
-  task is done, so TensorFlow's memory goes back to the node, as with a fresh local
-  worker. The cost is one TensorFlow import per proposal, small next to a fine-tune.
-- Each task reserves `threads` CPUs and limits TensorFlow to that many threads (the same
+  Ray's object store. The parent of an iteration is put there once (one object ref shared
+  by all its proposals); an actor writes it once into its own directory and runs `run_one`
+  there, with `context.run_dir` pointing at it, and returns the bytes of the file the
+  result names, which the driver writes into the real run directory (atomically) under
+  that reference. Nothing is pickled but plain values and bytes.
+- Each actor reserves `threads` CPUs and limits TensorFlow to that many threads (the same
   `initializer` as the local pool), so with equal seeds and thread counts a proposal
   computes exactly what it computes in a local worker.
 
-Datasets are read by the task itself (`context.data`): the built-in `digits` works
+Datasets are read by the actor itself (`context.data`): the built-in `digits` works
 anywhere; a `.npz` or image directory must be at the same path on every node.
 The package (`pip install netadapt-service`) must be installed on every node.
 """
@@ -26,7 +27,9 @@ The package (`pip install netadapt-service`) must be installed on every node.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
+import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -38,36 +41,47 @@ from service.pruning.run_layout import resolve
 
 log = logging.getLogger(__name__)
 
-# Where a task puts a parent whose reference is an absolute path on the driver.
-_PARENT_REF = "parent/parent.keras"
 
+class ProposalActor:
+    """The body of one Ray actor (a plain class; the executor wraps it with ray.remote)."""
 
-def _run_in_fresh_worker(
-    run_one: Callable[[ProposalSpec, Any], ProposalResult],
-    spec: ProposalSpec,
-    context: Any,
-    parent_bytes: bytes,
-    initializer: Callable[..., None] | None,
-    initargs: tuple[Any, ...],
-) -> tuple[ProposalResult, bytes]:
-    """The body of one Ray task (module level, so workers import it by name)."""
-    if initializer is not None:
-        initializer(*initargs)
-    with tempfile.TemporaryDirectory(prefix="netadapt-proposal-") as tmp:
-        run_dir = Path(tmp)
-        if Path(spec.parent).is_absolute():
-            spec = dataclasses.replace(spec, parent=_PARENT_REF)
-        parent = resolve(run_dir, spec.parent)
-        parent.parent.mkdir(parents=True, exist_ok=True)
-        parent.write_bytes(parent_bytes)
-        result = run_one(spec, dataclasses.replace(context, run_dir=str(run_dir)))
+    def __init__(self, initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+        if initializer is not None:
+            initializer(*initargs)
+        self.directory = Path(tempfile.mkdtemp(prefix="netadapt-actor-"))
+
+    def run(
+        self,
+        run_one: Callable[[ProposalSpec, Any], ProposalResult],
+        spec: ProposalSpec,
+        context: Any,
+        parent_bytes: bytes,
+    ) -> tuple[ProposalResult, bytes]:
+        # The parent under a name of its content: written once per parent, and a new parent
+        # is a new file (the proposal cache keys on the parent file).
+        digest = hashlib.sha256(parent_bytes).hexdigest()[:24]
+        parent_ref = f"parents/{digest}{Path(spec.parent).suffix}"
+        parent = resolve(self.directory, parent_ref)
+        if not parent.exists():
+            write_bytes_atomically(parent, parent_bytes)
+        spec = dataclasses.replace(spec, parent=parent_ref)
+        result = run_one(spec, dataclasses.replace(context, run_dir=str(self.directory)))
+        if not result.model:
+            return result, b""
         if Path(result.model).is_absolute():
-            raise ValueError(f"proposal result names an absolute model path {result.model!r}; use a run-relative reference")
-        return result, resolve(run_dir, result.model).read_bytes()
+            raise ValueError(
+                f"proposal result names an absolute model path {result.model!r}; use a "
+                "run-relative reference"
+            )
+        return result, resolve(self.directory, result.model).read_bytes()
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 class RayExecutor:
-    """Runs `run_one(spec, context)` for each spec as a Ray task (see the module docstring).
+    """Runs `run_one(spec, context)` for each spec on `workers` Ray actors (see the module
+    docstring).
 
     `address`: a Ray cluster to join ("auto", "ray://host:10001", ...), or None to start a
     private local Ray instance with `workers * threads` CPUs, shut down by `close()`.
@@ -93,10 +107,10 @@ class RayExecutor:
         self.threads = max(1, threads)
         self._initializer = initializer
         self._initargs = initargs
-        self._remote: Any = None
+        self._actors: list[Any] = []
         self._started_ray = False
 
-    def _ensure_ray(self) -> Any:
+    def _ensure_actors(self) -> Any:
         try:
             import ray
         except ImportError:
@@ -104,7 +118,7 @@ class RayExecutor:
                 "the ray executor needs Ray: pip install 'netadapt-service[ray]' (on every node)"
             ) from None
 
-        if self._remote is not None:
+        if self._actors:
             return ray
         if not ray.is_initialized():
             options: dict[str, Any] = {
@@ -117,8 +131,10 @@ class RayExecutor:
             else:
                 ray.init(num_cpus=self.workers * self.threads, **options)
             self._started_ray = True
-        # max_calls=1: a fresh worker process per task, so TensorFlow's memory is freed.
-        self._remote = ray.remote(num_cpus=self.threads, max_calls=1, max_retries=0)(_run_in_fresh_worker)
+        remote = ray.remote(num_cpus=self.threads, max_restarts=0)(ProposalActor)
+        self._actors = [
+            remote.remote(self._initializer, self._initargs) for _ in range(self.workers)
+        ]
         return ray
 
     def run(
@@ -128,36 +144,58 @@ class RayExecutor:
     ) -> None:
         if not specs:
             return
-        ray = self._ensure_ray()
+        ray = self._ensure_actors()
         run_dir = Path(self.context.run_dir)
         parents: dict[str, Any] = {}  # one object ref per distinct parent model
-        pending: dict[Any, ProposalSpec] = {}
-        for spec in specs:
+        queue = list(specs)
+        pending: dict[Any, Any] = {}  # object ref -> the actor computing it
+
+        def submit(actor: Any) -> None:
+            spec = queue.pop(0)
             if spec.parent not in parents:
                 parents[spec.parent] = ray.put(resolve(run_dir, spec.parent).read_bytes())
-            ref = self._remote.remote(
-                self.run_one, spec, self.context, parents[spec.parent], self._initializer, self._initargs
-            )
-            pending[ref] = spec
+            ref = actor.run.remote(self.run_one, spec, self.context, parents[spec.parent])
+            pending[ref] = actor
+
         try:
+            for actor in self._actors:
+                if queue:
+                    submit(actor)
             while pending:
                 [done], _ = ray.wait(list(pending), num_returns=1)
-                pending.pop(done)
+                actor = pending.pop(done)
                 result, model_bytes = ray.get(done)
-                write_bytes_atomically(resolve(run_dir, result.model), model_bytes)
+                if result.model:
+                    write_bytes_atomically(resolve(run_dir, result.model), model_bytes)
+                if queue:
+                    submit(actor)
                 on_result(result)
         except BaseException:
             for ref in pending:
                 ray.cancel(ref, force=True)
+            self._kill_actors()
             raise
 
+    def _kill_actors(self) -> None:
+        if not self._actors:
+            return
+        import ray
+
+        try:  # their temporary directories; a busy or dead actor just leaves its own
+            ray.get([actor.cleanup.remote() for actor in self._actors], timeout=30)
+        except Exception:
+            log.debug("proposal actors did not clean up", exc_info=True)
+        for actor in self._actors:
+            ray.kill(actor)
+        self._actors = []
+
     def close(self) -> None:
+        self._kill_actors()
         if self._started_ray:
             import ray
 
             ray.shutdown()
             self._started_ray = False
-        self._remote = None
 
     def __enter__(self) -> RayExecutor:
         return self

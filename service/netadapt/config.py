@@ -106,6 +106,22 @@ class NetAdaptConfig:
         "half the step this many times before the run stops",
         hint="use 0 to never retry an iteration with a smaller step",
     )
+    prescreen: int = option(
+        0,
+        ge=0,
+        le=10_000,
+        help="score every proposal on the holdout without fine-tuning it (after re-estimating "
+        "batch-norm statistics) and fine-tune only the best K; 0 fine-tunes every proposal",
+        hint="use 0 to fine-tune every proposal",
+    )
+    max_group_reduction: float = option(
+        1.0,
+        gt=0,
+        le=1,
+        label="Max group reduction",
+        help="no proposal removes more than this fraction of a layer group's remaining "
+        "channels in one iteration (one channel_step is always allowed); 1 = no cap",
+    )
     waypoints: tuple[float, ...] = option(
         (),
         max_items=100,

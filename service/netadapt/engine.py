@@ -24,9 +24,17 @@ Progress events are small dicts with an "event" key:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
+from service.netadapt.anchoring import (
+    AnchoredEstimator,
+    aim_below,
+    kept_prediction_errors,
+    relative_error,
+)
 from service.netadapt.config import NetAdaptConfig
 from service.netadapt.filter_count import FilterCountChoice, choose_filter_counts
 from service.netadapt.interfaces import (
@@ -45,10 +53,15 @@ from service.netadapt.state import (
     build_report,
     check_resumable,
     new_state,
+    result_from_record,
     result_to_record,
     spec_from_record,
     spec_to_record,
 )
+
+# How many times a kept model that measures above its target is shrunk by one more
+# channel step (and re-measured) before the iteration accepts it as it is.
+MAX_SHAVES = 3
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 
@@ -131,13 +144,18 @@ class NetAdaptEngine:
         groups = dict(self.network.channel_groups(self.baseline_model))
         if not groups:
             raise ValueError(f"model {self.baseline_model!r} has no prunable channel groups")
-        cost = float(self.estimator.costs([groups])[0])
+        estimated = float(self.estimator.costs([groups])[0])
+        measured = self.estimator.measure_model(groups, self.baseline_model)
+        # Budgets and waypoints are fractions of what the device measured, when it did.
+        cost = estimated if measured is None else float(measured)
         accuracy = float(self.network.evaluate_holdout(self.baseline_model))
         budget = budget_cost(cost, self.config)
         waypoints = list(waypoint_costs(cost, self.config))
         self.state["baseline"] = {
             "groups": groups,
             "cost": cost,
+            "estimated_cost": estimated,
+            "cost_source": "estimated" if measured is None else "measured",
             "holdout_accuracy": accuracy,
             "budget_cost": budget,
             "waypoint_costs": waypoints,
@@ -147,6 +165,7 @@ class NetAdaptEngine:
             "config": dict(groups),
             "cost": cost,
             "holdout_accuracy": accuracy,
+            "measured": measured is not None,
         }
         self._save()
         self._emit(
@@ -174,16 +193,70 @@ class NetAdaptEngine:
             proposals_done=_finished_count(proposals),
             resumed=resumed,
         )
-        unfinished = [spec_from_record(p) for p in proposals if p["result"] is None]
+        chosen = self._prescreen(pending)
+        unfinished = [
+            spec_from_record(p) for p in proposals if p["group"] in chosen and p["result"] is None
+        ]
         if unfinished:
             self.executor.run(unfinished, lambda result: self._record_result(pending, result))
-        missing = [p["group"] for p in proposals if p["result"] is None]
+        missing = [p["group"] for p in proposals if p["group"] in chosen and p["result"] is None]
         if missing:
             raise RuntimeError(
                 f"executor returned without results for iteration {pending['index']}, "
                 f"group(s) {missing}"
             )
         self._keep_best(pending)
+
+    def _prescreen(self, pending: dict[str, Any]) -> list[str]:
+        """The groups whose proposals are fine-tuned: all of them, or with `prescreen` K the
+        K whose proposals score best on the holdout without fine-tuning."""
+        proposals = pending["proposals"]
+        wanted = self.config.prescreen
+        if not wanted or len(proposals) <= wanted:
+            return [p["group"] for p in proposals]
+        if pending.get("finetune_groups") is None:
+            unscored = [
+                replace(spec_from_record(p), stage="prescreen")
+                for p in proposals
+                if p.get("prescreen") is None
+            ]
+            if unscored:
+                self.executor.run(
+                    unscored, lambda result: self._record_prescreen(pending, result)
+                )
+            scored = [p for p in proposals if p.get("prescreen") is not None]
+            if len(scored) != len(proposals):
+                raise RuntimeError(
+                    f"executor returned without prescreen scores for iteration "
+                    f"{pending['index']}"
+                )
+            ranked = sorted(
+                proposals,
+                key=lambda p: (
+                    -p["prescreen"]["holdout_accuracy"],
+                    _or_inf(p["prescreen"]["holdout_loss"]),
+                    p["group"],
+                ),
+            )
+            pending["finetune_groups"] = [p["group"] for p in ranked[:wanted]]
+            self._save()
+            self._emit(
+                "proposals_prescreened",
+                iteration=pending["index"],
+                proposals_total=len(proposals),
+                finetune_groups=list(pending["finetune_groups"]),
+            )
+        return list(pending["finetune_groups"])
+
+    def _record_prescreen(self, pending: dict[str, Any], result: ProposalResult) -> None:
+        proposal = self._proposal_of(pending, result)
+        if proposal.get("prescreen") is None:
+            proposal["prescreen"] = {
+                "holdout_accuracy": float(result.holdout_accuracy),
+                "holdout_loss": _holdout_loss(result.extra),
+                "seconds": float(result.extra.get("proposal_seconds", result.finetune_seconds)),
+            }
+            self._save()
 
     def _plan_iteration(self) -> dict[str, Any] | None:
         """Choose target and proposals, persist them, and return the plan (None = stopped)."""
@@ -194,6 +267,8 @@ class NetAdaptEngine:
         initial_step = step = step_size(index, baseline["cost"], self.config)
         # A checkpoint from before waypoints existed has none (its config has none either).
         waypoints = baseline.get("waypoint_costs", [])
+        estimator, anchor = self._pricing(current)
+        errors = kept_prediction_errors(self.state["iterations"])
 
         attempts: list[dict[str, Any]] = []
         choice: FilterCountChoice | None = None
@@ -201,12 +276,18 @@ class NetAdaptEngine:
             if attempt > 0:
                 step /= 2
             target = iteration_target(current["cost"], step, baseline["budget_cost"], waypoints)
+            aim = aim_below(target, errors) if anchor is not None else target
             # Once the target is clamped to the budget or a waypoint, a smaller step gives the
             # same target and the same answer; skip re-asking a (maybe measuring, slow)
             # estimator.
             if choice is None or target != attempts[-1]["target"]:
                 choice = choose_filter_counts(
-                    current["config"], groups, target, self.estimator, self.config.channel_step
+                    current["config"],
+                    groups,
+                    aim,
+                    estimator,
+                    self.config.channel_step,
+                    self.config.max_group_reduction,
                 )
                 probes = choice.probes
             else:
@@ -215,6 +296,7 @@ class NetAdaptEngine:
                 {
                     "step": step,
                     "target": target,
+                    "aim": aim,
                     "probes": probes,
                     "proposable": choice.proposable(),
                 }
@@ -273,12 +355,28 @@ class NetAdaptEngine:
             "probes": sum(a["probes"] for a in attempts),
             "proposals": proposals,
             "waypoint": self._aimed_waypoint(attempts[-1]["target"], waypoints),
+            "aim": attempts[-1]["aim"],
+            "anchor": anchor,
         }
         # Persisted before anything runs so a resumed run finishes these very proposals
         # instead of re-planning (saliency or costs could differ on a second look).
         self.state["pending"] = pending
         self._save()
         return pending
+
+    def _pricing(self, current: dict[str, Any]) -> tuple[Any, dict[str, float] | None]:
+        """The estimator that prices this iteration's candidates, and its anchor: anchored at
+        the current model's measured cost when it has one (see anchoring.py)."""
+        # Checkpoints from before anchoring say so only through the kept cost's source.
+        measured = current.get("measured")
+        if measured is None:
+            measured = bool(self.state["iterations"]) and (
+                self.state["iterations"][-1]["kept"].get("cost_source") == "measured"
+            )
+        if not measured:
+            return self.estimator, None
+        anchored = AnchoredEstimator(self.estimator, current["config"], current["cost"])
+        return anchored, {"cost": anchored.anchor_cost, "estimate": anchored.anchor_estimate}
 
     def _aimed_waypoint(self, target: float, waypoints: list[float]) -> float | None:
         """The configured waypoint (ratio or absolute, as given) whose cost is `target`."""
@@ -288,7 +386,7 @@ class NetAdaptEngine:
             return self.config.waypoints[waypoints.index(target)]
         return None
 
-    def _record_result(self, pending: dict[str, Any], result: ProposalResult) -> None:
+    def _proposal_of(self, pending: dict[str, Any], result: ProposalResult) -> dict[str, Any]:
         by_group = {p["group"]: p for p in pending["proposals"]}
         proposal = by_group.get(result.group)
         if result.iteration != pending["index"] or proposal is None:
@@ -296,6 +394,10 @@ class NetAdaptEngine:
                 f"executor returned a result for iteration {result.iteration}, group "
                 f"{result.group!r}, which iteration {pending['index']} did not propose"
             )
+        return proposal
+
+    def _record_result(self, pending: dict[str, Any], result: ProposalResult) -> None:
+        proposal = self._proposal_of(pending, result)
         if proposal["result"] is not None:
             # A retried worker may deliver twice; the first result is already in the
             # checkpoint and may have been reported, so it stays.
@@ -303,65 +405,60 @@ class NetAdaptEngine:
         proposal["result"] = result_to_record(result)
         self._save()
         finished = [p for p in pending["proposals"] if p["result"] is not None]
+        chosen = pending.get("finetune_groups")
         self._emit(
             "proposal_finished",
             iteration=pending["index"],
             group=result.group,
             holdout_accuracy=proposal["result"]["holdout_accuracy"],
             proposals_done=len(finished),
-            proposals_total=len(pending["proposals"]),
+            proposals_total=len(pending["proposals"]) if chosen is None else len(chosen),
             best_accuracy=max(p["result"]["holdout_accuracy"] for p in finished),
         )
 
     def _keep_best(self, pending: dict[str, Any]) -> None:
         current = self.state["current"]
+        finetuned = [p for p in pending["proposals"] if p["result"] is not None]
         outcomes = [
             ProposalOutcome(
                 p["group"],
                 p["result"]["holdout_accuracy"],
                 p["estimated_cost"],
-                p["result"]["extra"].get("holdout_loss"),
+                _holdout_loss(p["result"]["extra"]),
+                p["result"]["extra"].get("holdout_samples"),
             )
-            for p in pending["proposals"]
+            for p in finetuned
         ]
         kept = select_proposal(
             outcomes, self.config.selection, current["holdout_accuracy"], current["cost"]
         )
-        kept_record = next(p for p in pending["proposals"] if p["group"] == kept.group)
-        kept_model = kept_record["result"]["model"]
+        kept_record = next(p for p in finetuned if p["group"] == kept.group)
+        model = self.network.commit(
+            spec_from_record(kept_record),
+            result_from_record(kept_record["result"], pending["index"], kept.group),
+        )
+        landed = self._land(pending, kept_record, model, kept.holdout_accuracy)
 
-        measured = self.estimator.observe_kept(kept_record["config"], kept_model)
-        cost = float(measured) if measured is not None else kept_record["estimated_cost"]
-
-        proposals = []
-        for outcome, record in zip(outcomes, pending["proposals"]):
-            score = score_proposal(outcome, current["holdout_accuracy"], current["cost"])
-            proposals.append(
-                {
-                    "group": record["group"],
-                    "channels": record["channels"],
-                    "keep": record["keep"],
-                    "estimated_cost": record["estimated_cost"],
-                    "holdout_accuracy": record["result"]["holdout_accuracy"],
-                    "accuracy_drop": score.accuracy_drop,
-                    "drop_per_cost": score.drop_per_cost,
-                    "finetune_seconds": record["result"]["finetune_seconds"],
-                    "model": record["result"]["model"],
-                    "extra": record["result"]["extra"],
-                }
-            )
+        scores = {
+            o.group: score_proposal(o, current["holdout_accuracy"], current["cost"])
+            for o in outcomes
+        }
+        proposals = [_proposal_summary(record, scores.get(record["group"])) for record in pending["proposals"]]
         # Landed only if the kept model is at or under the waypoint; a measured cost above
-        # the estimate leaves it for the next iteration to aim at again.
+        # it leaves it for the next iteration to aim at again.
         aimed = pending.get("waypoint")
+        cost = landed["cost"]
         waypoint = aimed if aimed is not None and cost <= pending["target"] else None
         iteration = {
             "index": pending["index"],
             "initial_step": pending["initial_step"],
             "step": pending["step"],
             "target": pending["target"],
+            "aim": pending.get("aim", pending["target"]),
             "step_halvings": pending["step_halvings"],
             "attempts": pending["attempts"],
             "probes": pending["probes"],
+            "finetune_groups": pending.get("finetune_groups"),
             "parent": {
                 "model": current["model"],
                 "cost": current["cost"],
@@ -370,24 +467,26 @@ class NetAdaptEngine:
             "proposals": proposals,
             "kept": {
                 "group": kept.group,
-                "channels": kept_record["channels"],
-                "model": kept_model,
-                "holdout_accuracy": kept.holdout_accuracy,
+                "channels": landed["config"][kept.group],
+                "model": landed["model"],
+                "holdout_accuracy": landed["holdout_accuracy"],
                 "estimated_cost": kept.estimated_cost,
                 "cost": cost,
-                "cost_source": "measured" if measured is not None else "estimated",
+                "cost_source": landed["cost_source"],
             },
-            "channels": dict(kept_record["config"]),
-            "artifact": kept_model,
+            "landing": landed["landing"],
+            "channels": dict(landed["config"]),
+            "artifact": landed["model"],
             "waypoint": waypoint,
         }
         # One save moves the run from "iteration pending" to "iteration done" atomically.
         self.state["iterations"].append(iteration)
         self.state["current"] = {
-            "model": kept_model,
-            "config": dict(kept_record["config"]),
+            "model": landed["model"],
+            "config": dict(landed["config"]),
             "cost": cost,
-            "holdout_accuracy": kept.holdout_accuracy,
+            "holdout_accuracy": landed["holdout_accuracy"],
+            "measured": landed["cost_source"] == "measured",
         }
         self.state["pending"] = None
         self._save()
@@ -397,9 +496,67 @@ class NetAdaptEngine:
             kept_group=kept.group,
             cost=cost,
             budget_cost=self.state["baseline"]["budget_cost"],
-            holdout_accuracy=kept.holdout_accuracy,
+            holdout_accuracy=landed["holdout_accuracy"],
             waypoint=waypoint,
         )
+
+    def _land(
+        self,
+        pending: dict[str, Any],
+        record: dict[str, Any],
+        model: ModelRef,
+        holdout_accuracy: float,
+    ) -> dict[str, Any]:
+        """Measure the kept model whole; while it measures above the iteration's target,
+        take one more channel step from the kept group (lowest saliency first) and measure
+        again, up to MAX_SHAVES times. Returns the model, its configuration, cost and
+        holdout accuracy, and the record of what happened ("landing")."""
+        config = dict(record["config"])
+        group = record["group"]
+        measured = self.estimator.measure_model(config, model)
+        if measured is None:  # analytic metrics: the estimate is the cost
+            return {
+                "model": model,
+                "config": config,
+                "cost": record["estimated_cost"],
+                "cost_source": "estimated",
+                "holdout_accuracy": holdout_accuracy,
+                "landing": None,
+            }
+        predicted = record["estimated_cost"]
+        landing: dict[str, Any] = {
+            "predicted": predicted,
+            "measured": float(measured),
+            "prediction_error": relative_error(float(measured), predicted),
+            "shaved": [],
+        }
+        anchor = pending.get("anchor")
+        if anchor is not None:
+            raw = predicted * anchor["estimate"] / anchor["cost"]
+            landing["difference_predicted"] = anchor["cost"] + raw - anchor["estimate"]
+        cost = float(measured)
+        step = self.config.channel_step
+        while cost > pending["target"] and len(landing["shaved"]) < MAX_SHAVES:
+            count = config[group] - step
+            if count < step:
+                break
+            scores = self.network.saliency(model, self.config.saliency)[group]
+            model, holdout_accuracy = self.network.shrink(
+                model, group, choose_kept_channels(scores, count), pending["index"]
+            )
+            config[group] = count
+            cost = float(self.estimator.measure_model(config, model))
+            landing["shaved"].append(
+                {"channels": count, "cost": cost, "holdout_accuracy": float(holdout_accuracy)}
+            )
+        return {
+            "model": model,
+            "config": config,
+            "cost": cost,
+            "cost_source": "measured",
+            "holdout_accuracy": float(holdout_accuracy),
+            "landing": landing,
+        }
 
     # -- finish ---------------------------------------------------------------------------
 
@@ -432,3 +589,36 @@ class NetAdaptEngine:
 
 def _finished_count(proposals: list[dict[str, Any]]) -> int:
     return sum(1 for p in proposals if p["result"] is not None)
+
+
+def _or_inf(value: float | None) -> float:
+    return math.inf if value is None else value
+
+
+def _holdout_loss(extra: dict[str, Any]) -> float | None:
+    loss = extra.get("holdout_loss")
+    return None if loss is None else float(loss)
+
+
+def _proposal_summary(record: dict[str, Any], score: Any) -> dict[str, Any]:
+    """One proposal as the iteration's history shows it (fine-tuned or only prescreened)."""
+    result = record["result"]
+    summary = {
+        "group": record["group"],
+        "channels": record["channels"],
+        "keep": record["keep"],
+        "estimated_cost": record["estimated_cost"],
+        "finetuned": result is not None,
+        "prescreen": record.get("prescreen"),
+    }
+    if result is None:
+        return summary
+    return {
+        **summary,
+        "holdout_accuracy": result["holdout_accuracy"],
+        "accuracy_drop": score.accuracy_drop,
+        "drop_per_cost": score.drop_per_cost,
+        "finetune_seconds": result["finetune_seconds"],
+        "model": result["model"],
+        "extra": result["extra"],
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -21,9 +22,12 @@ class FilterCountChoice:
         return [group for group, count in self.counts.items() if count is not None]
 
 
-def candidate_counts(current: int, channel_step: int) -> list[int]:
-    """Multiples of `channel_step` below `current`, ascending; never below `channel_step`."""
-    return list(range(channel_step, current, channel_step))
+def candidate_counts(current: int, channel_step: int, max_reduction: float = 1.0) -> list[int]:
+    """Multiples of `channel_step` below `current`, ascending; never below `channel_step`,
+    and removing at most `max_reduction` of the `current` channels, except that one
+    channel step is always allowed (a cap must never freeze a small group)."""
+    lowest = min(current - channel_step, math.ceil(current * (1.0 - max_reduction)))
+    return [n for n in range(channel_step, current, channel_step) if n >= lowest]
 
 
 @dataclass
@@ -62,9 +66,11 @@ def choose_filter_counts(
     target: float,
     estimator: CostEstimator,
     channel_step: int,
+    max_reduction: float = 1.0,
 ) -> FilterCountChoice:
     """For each group, the largest multiple of `channel_step` (below its current count) at
-    which the network's estimated cost, all other groups unchanged, is <= `target`.
+    which the network's estimated cost, all other groups unchanged, is <= `target`; a group
+    may lose at most `max_reduction` of its channels (see candidate_counts).
 
     Cost is close to monotone in a group's channel count, so each group is binary-searched.
     All groups advance in lock step and each round's probes go to the estimator in one
@@ -74,7 +80,7 @@ def choose_filter_counts(
     if channel_step < 1:
         raise ValueError(f"channel_step must be >= 1, got {channel_step}")
     searches = {
-        group: _Search(candidate_counts(current_config[group], channel_step))
+        group: _Search(candidate_counts(current_config[group], channel_step, max_reduction))
         for group in prunable_groups
     }
     probes = batches = 0

@@ -33,6 +33,9 @@ class ProposalSpec:
     parent: ModelRef
     estimated_cost: float
     config: dict[str, int]  # the whole channel configuration after this proposal
+    # "finetune": short-term fine-tune, then evaluate (a candidate to keep);
+    # "prescreen": evaluate without fine-tuning (only ranks which proposals to fine-tune).
+    stage: str = "finetune"
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,21 @@ class PrunableNetwork(Protocol):
         """Holdout accuracy of `model` (used once, for the baseline)."""
         ...
 
+    def shrink(
+        self, model: ModelRef, group: str, keep: Sequence[int], iteration: int
+    ) -> tuple[ModelRef, float]:
+        """`model` with `group` cut to the channel indices `keep`, without fine-tuning, saved
+        as iteration `iteration`'s model; returns it and its holdout accuracy. Used when a
+        kept model measures above its target."""
+        ...
+
+    def commit(self, spec: ProposalSpec, result: ProposalResult) -> ModelRef:
+        """The kept proposal as a model of its own (proposals may be stored as weights for
+        their parent; this builds the physically pruned model). Called once per iteration,
+        and again if the run was interrupted before the iteration was saved: must give
+        the same model for the same arguments."""
+        ...
+
     def finalize(self, model: ModelRef) -> tuple[ModelRef, float]:
         """Long-term fine-tune `model`; return the result and its test-split accuracy."""
         ...
@@ -80,10 +98,11 @@ class CostEstimator(Protocol):
         """Measurements that `costs(configs)` would still have to wait for."""
         ...
 
-    def observe_kept(self, config: ChannelConfig, model: ModelRef) -> float | None:
-        """Called once per iteration with the kept model; may measure it whole and update
-        the calibration. Returns the measured cost, or None when there is nothing to measure
-        (analytic metrics)."""
+    def measure_model(self, config: ChannelConfig, model: ModelRef) -> float | None:
+        """Measure `model` (whose channels are `config`) whole on the device, and let the
+        measurement update the calibration. Called for the baseline and for every kept
+        model. Returns the measured cost, or None when there is nothing to measure (analytic
+        metrics, where the estimate is exact)."""
         ...
 
 

@@ -15,6 +15,7 @@ class ProposalOutcome:
     holdout_accuracy: float
     estimated_cost: float
     holdout_loss: float | None = None  # breaks accuracy ties when the network reports it
+    holdout_samples: int | None = None  # how many holdout samples the accuracy counts
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,18 @@ def score_proposal(
     return ProposalScore(drop, per_cost)
 
 
+def accuracy_tolerance(best: float, results: Sequence[ProposalOutcome]) -> float:
+    """How far below the best accuracy a proposal still ties with it: one standard error of
+    the best accuracy, when every proposal reports its holdout size and loss; 0 otherwise
+    (then only equal accuracies tie)."""
+    sizes = {r.holdout_samples for r in results}
+    if None in sizes or len(sizes) != 1 or any(r.holdout_loss is None for r in results):
+        return 0.0
+    (samples,) = sizes
+    assert samples is not None
+    return math.sqrt(max(best * (1.0 - best), 0.0) / samples) if samples > 0 else 0.0
+
+
 def select_proposal(
     results: Sequence[ProposalOutcome],
     rule: str,
@@ -42,9 +55,12 @@ def select_proposal(
 ) -> ProposalOutcome:
     """The proposal to keep.
 
-    * "max_accuracy" (the paper's rule): highest holdout accuracy; ties -> lower holdout
-      loss (when reported: a small holdout saturates, and then accuracy ties are common
-      while the loss still tells the candidates apart), then lower cost, then group id.
+    * "max_accuracy" (the paper's rule): highest holdout accuracy. Accuracies closer to the
+      best than one standard error of it (sqrt(p(1-p)/n) on n holdout samples, when the
+      proposals report n and their loss) count as tied, and among tied proposals the lower
+      holdout loss wins: on a holdout of hundreds of images, proposals a point apart differ
+      by chance, and a small holdout saturates (all near 100%), while the cross-entropy
+      still tells them apart. Then lower cost, then group id.
     * "min_drop_per_cost": lowest accuracy drop per unit of cost removed; ties -> higher
       accuracy, then lower cost, then group id. Prefers groups that buy a lot of cost for
       little accuracy, which matters when steps are large.
@@ -52,10 +68,13 @@ def select_proposal(
     if not results:
         raise ValueError("no proposals to select from")
     if rule == "max_accuracy":
+        best = max(r.holdout_accuracy for r in results)
+        tolerance = accuracy_tolerance(best, results)
+        results = [r for r in results if r.holdout_accuracy >= best - tolerance]
         return min(
             results,
             key=lambda r: (
-                -r.holdout_accuracy,
+                -r.holdout_accuracy if tolerance == 0.0 else 0.0,
                 math.inf if r.holdout_loss is None else r.holdout_loss,
                 r.estimated_cost,
                 r.group,

@@ -86,6 +86,7 @@ def spec_to_record(spec: ProposalSpec) -> dict[str, Any]:
         "parent": spec.parent,
         "estimated_cost": spec.estimated_cost,
         "config": dict(spec.config),
+        "stage": spec.stage,
         "result": None,
     }
 
@@ -99,6 +100,8 @@ def spec_from_record(record: dict[str, Any]) -> ProposalSpec:
         parent=record["parent"],
         estimated_cost=record["estimated_cost"],
         config=dict(record["config"]),
+        # Checkpoints from before prescreening hold fine-tuned proposals only.
+        stage=record.get("stage", "finetune"),
     )
 
 
@@ -109,6 +112,17 @@ def result_to_record(result: ProposalResult) -> dict[str, Any]:
         "finetune_seconds": float(result.finetune_seconds),
         "extra": copy.deepcopy(result.extra),
     }
+
+
+def result_from_record(record: dict[str, Any], iteration: int, group: str) -> ProposalResult:
+    return ProposalResult(
+        iteration=iteration,
+        group=group,
+        model=record["model"],
+        holdout_accuracy=record["holdout_accuracy"],
+        finetune_seconds=record["finetune_seconds"],
+        extra=copy.deepcopy(record["extra"]),
+    )
 
 
 def build_report(state: dict[str, Any]) -> dict[str, Any]:

@@ -26,5 +26,5 @@ class AnalyticEstimator:
     def missing(self, configs: Sequence[Mapping[str, int]]) -> list[Any]:
         return []  # nothing to measure
 
-    def observe_kept(self, config: Mapping[str, int], model: str) -> float | None:
+    def measure_model(self, config: Mapping[str, int], model: str) -> float | None:
         return None

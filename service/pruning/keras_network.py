@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from service.netadapt.interfaces import ProposalResult, ProposalSpec
 from service.pruning.data import load_run_data
 from service.pruning.options import DataSpec, TrainingOptions
-from service.pruning.run_layout import FINAL_KERAS, FINAL_TFLITE, resolve
+from service.pruning.run_layout import FINAL_KERAS, FINAL_TFLITE, iteration_artifact, resolve
 
 
 class KerasNetwork:
@@ -48,10 +49,58 @@ class KerasNetwork:
         return {gid: [float(v) for v in s] for gid, s in scores.items()}
 
     def evaluate_holdout(self, model: str) -> float:
-        from service.training.evaluation import evaluate
+        """Holdout accuracy after re-estimating the BN statistics, as proposals are scored."""
+        import keras
 
-        keras_model, _ = self._load(model)
-        return float(evaluate(keras_model, self.data.x_holdout, self.data.y_holdout))
+        keras_model = keras.saving.load_model(resolve(self.run_dir, model), compile=False)
+        return self._rescored(keras_model)[0]
+
+    def _rescored(self, keras_model: Any) -> tuple[float, Any]:
+        """(holdout accuracy, model) after BN re-estimation on the run's training split, with
+        the re-estimated statistics left in the model."""
+        from service.pruning.proposal_worker import ProposalContext, build_trainer
+
+        context = ProposalContext(str(self.run_dir), self.data_spec, self.options)
+        trainer = build_trainer(keras_model, context, masked=False)
+        score = trainer.run(None, self.options.seed, steps=0)
+        return float(score.holdout_accuracy), keras_model
+
+    def commit(self, spec: ProposalSpec, result: ProposalResult) -> str:
+        """The kept proposal, physically pruned: its fine-tuned (parent-shaped) weights on
+        the parent, minus the channels it masked, saved as the iteration's model."""
+        import keras
+
+        from service.pruning.proposal_worker import load_weights
+        from service.surgery import prune
+        from service.training.export import save_keras
+
+        target = iteration_artifact(spec.iteration)
+        source = resolve(self.run_dir, result.model)
+        if source.suffix == ".keras":  # a proposal saved whole (runs started before masks)
+            pruned = keras.saving.load_model(source, compile=False)
+        else:
+            parent = keras.saving.load_model(resolve(self.run_dir, spec.parent), compile=False)
+            parent.set_weights(load_weights(source))
+            pruned = prune(parent, {spec.group: list(spec.keep)})
+        save_keras(pruned, resolve(self.run_dir, target))
+        self._cached = None
+        return target
+
+    def shrink(
+        self, model: str, group: str, keep: Sequence[int], iteration: int
+    ) -> tuple[str, float]:
+        """`model` with `group` cut to `keep` (no fine-tune; BN statistics re-estimated),
+        saved as the iteration's model; returns it and its holdout accuracy."""
+        from service.surgery import prune
+        from service.training.export import save_keras
+
+        keras_model, graph = self._load(model)
+        pruned = prune(keras_model, {group: list(keep)}, graph=graph)
+        accuracy, pruned = self._rescored(pruned)
+        target = iteration_artifact(iteration)
+        save_keras(pruned, resolve(self.run_dir, target))
+        self._cached = None
+        return target, accuracy
 
     def evaluate_test(self, model: str) -> float:
         from service.training.evaluation import evaluate

@@ -150,7 +150,8 @@ def _start_run_dir(request: OfflineRunRequest, model: Any) -> None:
 
 
 class _ArtifactKeeper:
-    """After each iteration: keep its chosen model under iterations/, drop the rest."""
+    """After each iteration: drop its proposals' files (the kept one is now the iteration's
+    model, iterations/iter_NNN.keras)."""
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
@@ -158,14 +159,8 @@ class _ArtifactKeeper:
     def __call__(self, event: dict[str, Any]) -> None:
         if event["event"] != "iteration_finished":
             return
-        index, kept_group = event["iteration"], event["kept_group"]
-        kept = self.run_dir / layout.proposal_ref(index, kept_group)
-        target = self.run_dir / layout.iteration_artifact(index)
-        if kept.exists() and not target.exists():
-            os.link(kept, target)
-        for other in (self.run_dir / layout.PROPOSALS_DIR).glob(f"iter_{index:03d}__*.keras"):
-            if other != kept:
-                other.unlink(missing_ok=True)
+        for other in (self.run_dir / layout.PROPOSALS_DIR).glob(f"iter_{event['iteration']:03d}__*"):
+            other.unlink(missing_ok=True)
 
 
 def layer_channels(graph: Any, config: dict[str, int]) -> dict[str, int]:
@@ -286,10 +281,6 @@ def run_offline(
     run_dir = request.out_dir
     network = KerasNetwork(run_dir, request.data, request.options)
     store = store or JsonFileStore(run_dir / layout.STATE_FILE)
-    if request.measured and (store.load() or {}).get("baseline") is None:
-        # Calibrates the table's sum against the real device before any target is set
-        # (also when a crash came before the engine recorded its baseline).
-        estimator.measure_whole(graph.channel_config(), layout.BASELINE_MODEL)
     baseline_test_accuracy = network.evaluate_test(layout.BASELINE_MODEL)
     keeper = _ArtifactKeeper(run_dir)
     workers = request.workers or default_workers()

@@ -50,6 +50,23 @@ class TrainingOptions:
         label="Short-term learning rate",
         help="learning rate of each proposal's short-term fine-tune",
     )
+    short_term_optimizer: str = option(
+        "adam",
+        choices=("adam", "sgd"),
+        label="Short-term optimizer",
+        help="optimizer of each proposal's short-term fine-tune, started fresh per proposal: "
+        "'adam', or 'sgd' with momentum 0.9",
+    )
+    batchnorm_samples: int = option(
+        512,
+        ge=0,
+        le=1_000_000,
+        label="BN re-estimation samples",
+        help="training samples whose statistics replace every batch norm's moving mean and "
+        "variance (forward passes in training mode, no weight update) before a model is "
+        "scored on the holdout, so a short fine-tune's lagging statistics do not decide the "
+        "ranking; 0 keeps the moving statistics as the fine-tune left them",
+    )
     holdout: float = option(
         0.15,
         gt=0,

@@ -21,7 +21,9 @@ def safe_name(text: str) -> str:
 
 
 def proposal_ref(iteration: int, group: str) -> str:
-    return f"{PROPOSALS_DIR}/iter_{iteration:03d}__{safe_name(group)}.keras"
+    """A fine-tuned proposal: the parent-shaped weights (the proposal's keep indices say
+    which channels are gone; KerasNetwork.commit builds the pruned model from them)."""
+    return f"{PROPOSALS_DIR}/iter_{iteration:03d}__{safe_name(group)}.weights.npz"
 
 
 def iteration_artifact(iteration: int) -> str:

@@ -60,6 +60,7 @@ class StubNetwork:
         self.saliency_calls: list[tuple[str, str]] = []
         self.finalize_calls: list[str] = []
         self.evaluate_calls: list[str] = []
+        self.commit_calls: list[tuple[int, str]] = []
 
     def accuracy(self, config: Mapping[str, int]) -> float:
         drop = sum(
@@ -79,6 +80,16 @@ class StubNetwork:
         self.evaluate_calls.append(model)
         return self.accuracy(decode(model))
 
+    def commit(self, spec: ProposalSpec, result: ProposalResult) -> str:
+        self.commit_calls.append((spec.iteration, spec.group))
+        return result.model
+
+    def shrink(self, model: str, group: str, keep: Sequence[int], iteration: int) -> tuple[str, float]:
+        config = decode(model)
+        assert len(set(keep)) == len(keep) and max(keep) < config[group]
+        config[group] = len(keep)
+        return f"it{iteration}-shrunk:" + encode(config), self.accuracy(config)
+
     def finalize(self, model: str) -> tuple[str, float]:
         self.finalize_calls.append(model)
         return "final:" + encode(decode(model)), self.accuracy(decode(model)) + 0.01
@@ -86,6 +97,14 @@ class StubNetwork:
     def run_one(self, spec: ProposalSpec) -> ProposalResult:
         """What a short-term fine-tune of `spec` would produce."""
         assert len(spec.keep) == spec.channels
+        if spec.stage == "prescreen":  # scored without fine-tuning: less accurate, no model
+            return ProposalResult(
+                iteration=spec.iteration,
+                group=spec.group,
+                model="",
+                holdout_accuracy=self.accuracy(spec.config) - 0.05,
+                finetune_seconds=0.0,
+            )
         return ProposalResult(
             iteration=spec.iteration,
             group=spec.group,
@@ -101,10 +120,14 @@ class StubEstimator:
         cost: Callable[[Mapping[str, int]], float],
         metric: str = "macs",
         measured_scale: float | None = None,
+        device: Callable[[Mapping[str, int]], float] | None = None,
     ) -> None:
         self.cost = cost
         self.metric = metric
         self.measured_scale = measured_scale
+        # What a whole-model measurement returns, when it differs from the table's sum by
+        # more than a scale (None: cost x measured_scale, or nothing measured).
+        self.device = device
         self.batches: list[list[dict[str, int]]] = []
         self.observed: list[tuple[dict[str, int], str]] = []
 
@@ -119,8 +142,10 @@ class StubEstimator:
     def missing(self, configs: Sequence[Mapping[str, int]]) -> list[Any]:
         return []
 
-    def observe_kept(self, config: Mapping[str, int], model: str) -> float | None:
+    def measure_model(self, config: Mapping[str, int], model: str) -> float | None:
         self.observed.append((dict(config), model))
+        if self.device is not None:
+            return self.device(config)
         if self.measured_scale is None:
             return None
         return self.cost(config) * self.measured_scale
@@ -131,10 +156,13 @@ class CountingRunner:
 
     def __init__(self, run_one: Callable[[ProposalSpec], ProposalResult]) -> None:
         self.run_one = run_one
-        self.calls: Counter[tuple[int, str]] = Counter()
+        self.calls: Counter[tuple[int, str]] = Counter()  # fine-tunes
+        self.stages: Counter[str] = Counter({"finetune": 0, "prescreen": 0})
 
     def __call__(self, spec: ProposalSpec) -> ProposalResult:
-        self.calls[(spec.iteration, spec.group)] += 1
+        self.stages[spec.stage] += 1
+        if spec.stage == "finetune":
+            self.calls[(spec.iteration, spec.group)] += 1
         return self.run_one(spec)
 
 
@@ -150,10 +178,11 @@ class StubRun:
         sensitivity: Mapping[str, float] = SENSITIVITY,
         measured_scale: float | None = None,
         store: Any = None,
+        device: Callable[[Mapping[str, int]], float] | None = None,
     ) -> None:
         self.config = config
         self.network = StubNetwork(groups, sensitivity)
-        self.estimator = StubEstimator(cost, measured_scale=measured_scale)
+        self.estimator = StubEstimator(cost, measured_scale=measured_scale, device=device)
         self.runner = CountingRunner(self.network.run_one)
         self.store = store if store is not None else MemoryStore()
         self.baseline = baseline_ref(groups)

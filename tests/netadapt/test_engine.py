@@ -27,6 +27,8 @@ def test_max_accuracy_history():
     assert report["baseline"] == {
         "groups": {"a": 32, "b": 64, "c": 16},
         "cost": 192.0,
+        "estimated_cost": 192.0,
+        "cost_source": "estimated",
         "holdout_accuracy": 0.9,
         "budget_cost": 96.0,
         "waypoint_costs": [],
@@ -205,15 +207,28 @@ def test_max_iterations():
     assert report["final"]["model"] == "final:a=24,b=40,c=16"
 
 
-def test_measured_cost_of_the_kept_model_becomes_the_current_cost():
+def test_measured_costs_set_the_baseline_and_every_kept_cost():
+    # The device measures half of what the table says: budgets are fractions of the measured
+    # baseline, candidates are priced relative to the measured current model (the bias
+    # cancels), so the run takes the same steps as an unbiased one, in measured units.
+    unbiased = StubRun(NetAdaptConfig(budget=0.5, **STEPS), WEIGHTED).run()
     run = StubRun(NetAdaptConfig(budget=0.5, **STEPS), WEIGHTED, measured_scale=0.5)
     report = run.run()
+    assert report["baseline"]["cost"] == 96.0 and report["baseline"]["cost_source"] == "measured"
+    assert report["baseline"]["estimated_cost"] == 192.0
+    assert report["baseline"]["budget_cost"] == 48.0
+    assert kept(report) == kept(unbiased)
     first = report["iterations"][0]
     assert first["kept"]["cost"] == 84.0 and first["kept"]["cost_source"] == "measured"
-    assert first["kept"]["estimated_cost"] == 168.0
-    assert report["stop"]["reason"] == "budget_met"
-    assert len(report["iterations"]) == 1
-    assert run.estimator.observed == [({"a": 32, "b": 40, "c": 16}, "it0-b:a=32,b=40,c=16")]
+    assert first["kept"]["estimated_cost"] == 84.0  # anchored: 96 * 168 / 192
+    assert first["landing"]["prediction_error"] == 0.0 and first["landing"]["shaved"] == []
+    assert [it["kept"]["cost"] for it in report["iterations"]] == [
+        it["kept"]["cost"] / 2 for it in unbiased["iterations"]
+    ]
+    assert run.estimator.observed[:2] == [
+        ({"a": 32, "b": 64, "c": 16}, baseline_ref()),
+        ({"a": 32, "b": 40, "c": 16}, "it0-b:a=32,b=40,c=16"),
+    ]
 
 
 def test_progress_events():

@@ -161,7 +161,7 @@ def test_kill_while_measuring_the_kept_model():
     expected, _, _ = reference("chain")
     for j in range(1, len(expected["iterations"]) + 1):
         run = chain_run()
-        observe = run.estimator.observe_kept
+        observe = run.estimator.measure_model
         seen = []
 
         def dying(config, model, j=j):
@@ -170,10 +170,10 @@ def test_kill_while_measuring_the_kept_model():
                 raise Killed
             return observe(config, model)
 
-        run.estimator.observe_kept = dying
+        run.estimator.measure_model = dying
         with pytest.raises(Killed):
             run.run()
-        run.estimator.observe_kept = observe
+        run.estimator.measure_model = observe
         assert_same_run("chain", run, run.run())
 
 
