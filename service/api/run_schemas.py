@@ -122,9 +122,18 @@ class ProposalOut(BaseModel):
     group: str = Field(description="the channel group this proposal shrank")
     channels: int = Field(description="the group's channel count in this proposal")
     estimated_cost: float
-    holdout_accuracy: float | None = Field(description="null while it is being fine-tuned")
+    holdout_accuracy: float | None = Field(
+        description="after its short-term fine-tune; null while it is being fine-tuned, and for a "
+        "proposal that was only prescreened"
+    )
     finetune_seconds: float | None
     kept: bool
+    finetuned: bool = Field(
+        True, description="false when the engine's prescreen left it out of the fine-tunes (or will)"
+    )
+    prescreen_accuracy: float | None = Field(
+        None, description="holdout accuracy without fine-tuning (engine.prescreen > 0), else null"
+    )
 
 
 class IterationOut(BaseModel):
@@ -135,6 +144,16 @@ class IterationOut(BaseModel):
     holdout_accuracy: float
     group_channels: dict[str, int] = Field(description="channel count of every group after this iteration")
     proposals: int
+    target: float = Field(description="the cost this iteration aimed at or under")
+    cost_source: str | None = Field(
+        None, description="measured (a whole-model measurement on the device) | estimated (analytic metrics)"
+    )
+    predicted_cost: float | None = Field(
+        None, description="what the engine predicted for the kept model before measuring it (measured metrics)"
+    )
+    shaved: int = Field(
+        0, description="channel steps taken from the kept group after it measured above the target"
+    )
     artifacts: list[str] = Field(description="names for GET /v1/runs/{id}/artifacts/{name}")
     waypoint: float | None = Field(
         None, description="the requested waypoint (engine.waypoints) this iteration landed on, if any"
