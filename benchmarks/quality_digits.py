@@ -1,15 +1,16 @@
 """Accuracy at equal MACs: NetAdapt vs uniform width scaling vs one-shot global L1, on digits.
 
     python benchmarks/quality_digits.py --out /tmp/quality_digits
-    python benchmarks/quality_digits.py --budget 0.5 --seeds 0 --out /tmp/quality_digits
+    python benchmarks/quality_digits.py --budget 0.3 --settings old,new --out /tmp/quality_digits
 
-Protocol, per (budget, seed):
+Protocol, per (settings, budget, seed):
 
 1. Baseline: digits_cnn trained as `netadapt zoo train digits_cnn --epochs 30` does, once,
    and cached at --baseline (default OUT/baseline.keras) for every later invocation.
 2. NetAdapt: `run_offline` with metric macs, the given budget ratio and the CLI's defaults
-   otherwise (channel step 8, 100 short-term steps at 1e-3, holdout 0.15, 10 long-term
-   epochs at 3e-4 with cosine decay) and this seed. With a channel step of 8 it usually
+   otherwise (channel step 8, 100 short-term steps, holdout 0.15, 10 long-term epochs at
+   3e-4 with cosine decay) and this seed; with `--settings old`, the short-term settings
+   that were the defaults before masked proposals (SETTINGS below). With a channel step of 8 it usually
    lands below the budget; its final MACs become the target of the other two methods.
 3. Uniform width and global L1 (service/pruning/baselines.py): at most NetAdapt's final
    MACs, one channel granularity (so they can get as close to that target as possible).
@@ -22,10 +23,10 @@ that shaped its final model. For NetAdapt that is
 (each kept iteration's model was short-term fine-tuned from its parent; proposals that
 were not kept shaped nothing and are reported separately). Uniform and global L1 get
 exactly that many steps, in NetAdapt's two phases with the same optimizer and schedules:
-Adam at the constant short-term rate on the same training split minus holdout for
-kept x short_term_steps steps (one run rather than restarting Adam every
-short_term_steps), then the same long-term `train` call NetAdapt's finalize makes (Adam,
-cosine decay, whole training split). Only the choice of channels differs.
+NetAdapt's short-term trainer (same optimizer and rate, same training split minus
+holdout) for kept x short_term_steps steps (one run rather than restarting the optimizer
+every short_term_steps), then the same long-term `train` call NetAdapt's finalize makes
+(Adam, cosine decay, whole training split). Only the choice of channels differs.
 
 Test accuracy is on digits' 359 test images: one image is 0.28 points, so compare means
 over seeds, not single runs.
@@ -46,6 +47,16 @@ from pathlib import Path
 from typing import Any
 
 METHODS = ("netadapt", "uniform", "global_l1")
+# Option values that differ from today's defaults, per named settings. "old": the defaults
+# before masked proposals (issue 14): a fresh Adam at 1e-3 per proposal, batch-norm
+# statistics left as the fine-tune made them, every proposal fine-tuned, no per-group cap.
+SETTINGS = {
+    "new": {"engine": {}, "training": {}},
+    "old": {
+        "engine": {"prescreen": 0, "max_group_reduction": 1.0},
+        "training": {"short_term_optimizer": "adam", "learning_rate": 1e-3, "batchnorm_samples": 0},
+    },
+}
 NETADAPT_TIMING_FILE = "benchmark_wall_seconds.json"
 
 
@@ -90,6 +101,7 @@ class MethodResult:
     wall_seconds: float | None
     channels: dict[str, int] = field(default_factory=dict)
     note: str = ""
+    settings: str = ""  # SETTINGS name of the NetAdapt run (the simple methods follow its steps)
 
 
 # -- setup ----------------------------------------------------------------------------------
@@ -111,7 +123,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--channel-step", type=int, default=8, help="NetAdapt's channel step")
     parser.add_argument("--short-term-steps", type=int, default=100)
     parser.add_argument("--long-term-epochs", type=int, default=10)
+    parser.add_argument("--settings", default="new", help="comma-separated: " + ", ".join(SETTINGS) +
+                        " (new = today's defaults; old = the defaults before masked proposals)")
     args = parser.parse_args()
+    args.settings_list = [s.strip() for s in args.settings.split(",") if s.strip()]
+    unknown = sorted(set(args.settings_list) - set(SETTINGS))
+    if unknown:
+        parser.error(f"unknown --settings {unknown}; use {', '.join(SETTINGS)}")
     args.budget_list = [args.budget] if args.budget is not None else _floats(args.budgets)
     args.seed_list = [int(s) for s in args.seeds.split(",") if s.strip()]
     args.baseline = args.baseline or args.out / "baseline.keras"
@@ -147,30 +165,32 @@ def ensure_baseline(path: Path, dataset: Any, epochs: int, seed: int) -> Any:
 # -- the three methods ----------------------------------------------------------------------
 
 
-def netadapt_run_dir(out: Path, budget: float, seed: int) -> Path:
-    # One directory per (budget, seed): running the script again reuses finished runs.
-    return out / f"netadapt_b{budget:g}_s{seed}"
+def netadapt_run_dir(out: Path, budget: float, seed: int, settings: str) -> Path:
+    # One directory per (settings, budget, seed): running the script again reuses finished runs.
+    return out / f"netadapt_{settings}_b{budget:g}_s{seed}"
 
 
-def run_netadapt(args: argparse.Namespace, budget: float, seed: int) -> tuple[dict, float | None]:
+def run_netadapt(args: argparse.Namespace, budget: float, seed: int, settings: str) -> tuple[dict, float | None]:
     """NetAdapt's report and its wall seconds (None when a finished run dir was reused and
     its timing is unknown)."""
     from service.netadapt import NetAdaptConfig
     from service.pruning.offline_run import OfflineRunRequest, run_offline
     from service.pruning.options import DataSpec, TrainingOptions
 
-    run_dir = netadapt_run_dir(args.out, budget, seed)
+    run_dir = netadapt_run_dir(args.out, budget, seed, settings)
     timing_file = run_dir / NETADAPT_TIMING_FILE
+    overrides = SETTINGS[settings]
     request = OfflineRunRequest(
         model_path=args.baseline,
         data=DataSpec(args.data),
         metric="macs",
-        engine=NetAdaptConfig(budget=budget, channel_step=args.channel_step),
+        engine=NetAdaptConfig(budget=budget, channel_step=args.channel_step, **overrides["engine"]),
         out_dir=run_dir,
         options=TrainingOptions(
             short_term_steps=args.short_term_steps,
             long_term_epochs=args.long_term_epochs,
             seed=seed,
+            **overrides["training"],
         ),
         workers=args.workers,
     )
@@ -212,17 +232,16 @@ def finetune_like_netadapt(model: Any, args: argparse.Namespace, options: Any,
                            budget: FinetuneBudget, dataset: Any) -> float:
     """Train `model` in place with NetAdapt's two phases, step counts and `options` (the
     TrainingOptions of its run); return the test accuracy."""
-    from service.pruning.data import load_run_data
     from service.pruning.options import DataSpec
+    from service.pruning.proposal_worker import ProposalContext, build_trainer
     from service.training.evaluation import evaluate
-    from service.training.finetune import finetune, train
+    from service.training.finetune import train
 
     if budget.short_term_total > 0:
-        # The very split NetAdapt's short-term fine-tunes drew from.
-        split = load_run_data(DataSpec(args.data), options.holdout, options.seed)
-        finetune(model, split.x_train, split.y_train, steps=budget.short_term_total,
-                 batch_size=options.batch_size, learning_rate=options.learning_rate,
-                 seed=options.seed, augment=options.augment)
+        # NetAdapt's short-term trainer on the very split its proposals drew from (same
+        # optimizer and rate), for as many steps as NetAdapt's kept models had in all.
+        context = ProposalContext(str(args.out), DataSpec(args.data), options)
+        build_trainer(model, context, masked=False).run(None, options.seed, steps=budget.short_term_total)
     if budget.long_term_epochs > 0:
         return train(model, dataset, epochs=budget.long_term_epochs,
                      batch_size=options.batch_size,
@@ -260,18 +279,18 @@ def measured(model: Any) -> tuple[int, int, dict[str, int]]:
     return count_macs(graph), int(model.count_params()), graph.channel_config()
 
 
-def compare_at_budget(args: argparse.Namespace, budget: float, seed: int, baseline: Any,
-                      graph: Any, dataset: Any) -> list[MethodResult]:
+def compare_at_budget(args: argparse.Namespace, budget: float, seed: int, settings: str,
+                      baseline: Any, graph: Any, dataset: Any) -> list[MethodResult]:
     import keras
 
     from service.pruning.options import TrainingOptions
 
-    print(f"\nbudget {budget:g}, seed {seed}: NetAdapt", flush=True)
-    report, seconds = run_netadapt(args, budget, seed)
+    print(f"\nbudget {budget:g}, seed {seed}, {settings} settings: NetAdapt", flush=True)
+    report, seconds = run_netadapt(args, budget, seed, settings)
     ft_budget = netadapt_finetune_budget(report, dataset)
     options = TrainingOptions.from_dict(report["settings"]["options"])
     summary = report["summary"]
-    run_dir = netadapt_run_dir(args.out, budget, seed)
+    run_dir = netadapt_run_dir(args.out, budget, seed, settings)
     final = keras.saving.load_model(run_dir / summary["final_model"], compile=False)
     macs, params, channels = measured(final)
     proposals = sum(len(it["proposals"]) for it in report["iterations"])
@@ -280,7 +299,7 @@ def compare_at_budget(args: argparse.Namespace, budget: float, seed: int, baseli
           f"{proposals * ft_budget.short_term_steps + ft_budget.long_term_total} steps)")
     results = [MethodResult(budget, seed, "netadapt", macs, params, summary["test_accuracy"],
                             ft_budget.total, seconds, channels,
-                            f"{summary['iterations']} iterations, {summary['stop_reason']}")]
+                            f"{summary['iterations']} iterations, {summary['stop_reason']}", settings)]
     for method in METHODS[1:]:
         print(f"  {method} to <= {macs:,} MACs", flush=True)
         started = time.perf_counter()
@@ -289,7 +308,7 @@ def compare_at_budget(args: argparse.Namespace, budget: float, seed: int, baseli
         seconds = time.perf_counter() - started
         p_macs, p_params, p_channels = measured(pruned)
         results.append(MethodResult(budget, seed, method, p_macs, p_params, accuracy,
-                                    ft_budget.total, seconds, p_channels, note))
+                                    ft_budget.total, seconds, p_channels, note, settings))
     return results
 
 
@@ -368,13 +387,15 @@ def main() -> None:
     baseline_row = MethodResult(0.0, args.baseline_seed, "baseline", macs, params,
                                 evaluate(baseline, dataset.x_test, dataset.y_test), None, None,
                                 channels)
-    by_budget: dict[float, list[MethodResult]] = {}
-    for budget in args.budget_list:
-        for seed in args.seed_list:
-            by_budget.setdefault(budget, []).extend(
-                compare_at_budget(args, budget, seed, baseline, graph, dataset))
+    by_budget: dict[tuple[str, float], list[MethodResult]] = {}
+    for settings in args.settings_list:
+        for budget in args.budget_list:
+            for seed in args.seed_list:
+                by_budget.setdefault((settings, budget), []).extend(
+                    compare_at_budget(args, budget, seed, settings, baseline, graph, dataset))
 
-    for budget, results in by_budget.items():
+    for (settings, budget), results in by_budget.items():
+        print(f"\n##### {settings} settings")
         print_budget_table(budget, baseline_row, results, len(dataset.y_test))
     rows = [asdict(baseline_row)] + [asdict(r) for rs in by_budget.values() for r in rs]
     (args.out / "results.json").write_text(json.dumps(rows, indent=2))

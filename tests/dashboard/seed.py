@@ -46,9 +46,11 @@ def new_run(database: Database, budget: float = 0.5, start: bool = True) -> str:
         return run.id
 
 
-def drive(database: Database, run_id: str, progress: Any = None) -> dict[str, Any]:
+def drive(
+    database: Database, run_id: str, progress: Any = None, config: NetAdaptConfig | None = None
+) -> dict[str, Any]:
     """Run the stub engine for `run_id`, recording like a worker does."""
-    stub = StubRun(stub_config(), chain_macs)
+    stub = StubRun(config or stub_config(), chain_macs)
     recorder = RunProgressRecorder(database, run_id)
 
     def on_event(event: dict[str, Any]) -> None:
@@ -63,9 +65,9 @@ def drive(database: Database, run_id: str, progress: Any = None) -> dict[str, An
     return engine.run()
 
 
-def finished_run(server: LiveServer, database: Database) -> str:
+def finished_run(server: LiveServer, database: Database, config: NetAdaptConfig | None = None) -> str:
     run_id = new_run(database)
-    report = drive(database, run_id)
+    report = drive(database, run_id, config=config)
     with database.session() as session:
         repository.mark_finished(session, run_id, report["summary"])
     folder = run_dir(server.settings.runs_dir, run_id)

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from service.db.session import Database
+from service.netadapt import NetAdaptConfig
 from service.runs import repository
 from service.runs.history import iteration_rows, proposal_rows
 from tests.dashboard import seed
@@ -113,6 +114,25 @@ def test_run_page_shows_the_chart_channels_iterations_events_and_artifacts(page,
     response = page.request.get(server.base_url + link.get_attribute("href"))
     assert response.status == 200 and response.json()["summary"]["iterations"] == len(iterations)
     shot(page, screenshot_dir, "run")
+
+
+def test_run_page_marks_proposals_that_were_only_prescreened(page, server, database, screenshot_dir):
+    config = seed.stub_config()
+    run_id = seed.finished_run(server, database, NetAdaptConfig(**{**config.to_dict(), "prescreen": 1}))
+    with database.session() as session:
+        iterations = iteration_rows(repository.get_run(session, run_id).state)
+    assert iterations[0]["proposals"] > 1
+    page.goto(f"{server.base_url}/runs/{run_id}")
+    page.wait_for_function("document.getElementById('chart-accuracy').data !== undefined")
+    # Only fine-tuned proposals are points of the accuracy chart: one per iteration.
+    assert len(chart_traces(page, "chart-accuracy")["proposals"]["x"]) == len(iterations)
+    drill = page.locator("#iterations tr.iteration").first.locator("details")
+    drill.locator("summary").click()
+    assert drill.locator("tr.proposal").count() == iterations[0]["proposals"]
+    prescreened = drill.locator("tr.proposal", has_text="(prescreen)")
+    assert prescreened.count() == iterations[0]["proposals"] - 1
+    assert drill.locator("tr.proposal.kept", has_text="(prescreen)").count() == 0
+    shot(page, screenshot_dir, "run-prescreen")
 
 
 def test_run_page_updates_live_while_the_run_progresses(page, server, database, data, screenshot_dir):
