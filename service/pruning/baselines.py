@@ -43,6 +43,7 @@ __all__ = [
     "UnreachableTargetError",
     "global_l1_keep",
     "kept_counts",
+    "mean_normalised",
     "mean_normalised_l1",
     "uniform_counts",
     "uniform_width_keep",
@@ -166,11 +167,16 @@ def mean_normalised_l1(model: Any, graph: ChannelGraph) -> dict[str, np.ndarray]
     normalizer="mean") for global pruning. A group whose filters are all zero keeps its
     zeros, which rank first for removal.
     """
+    return mean_normalised(channel_saliency(model, "l1", graph=graph))
+
+
+def mean_normalised(scores: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each group's scores divided by the group's mean score (see mean_normalised_l1)."""
     normalised: dict[str, np.ndarray] = {}
-    for group, scores in channel_saliency(model, "l1", graph=graph).items():
-        scores = np.asarray(scores, dtype=np.float64)
-        mean = float(np.nanmean(scores)) if np.isfinite(scores).any() else 0.0
-        normalised[group] = scores / mean if mean > 0 else scores
+    for group, group_scores in scores.items():
+        group_scores = np.asarray(group_scores, dtype=np.float64)
+        mean = float(np.nanmean(group_scores)) if np.isfinite(group_scores).any() else 0.0
+        normalised[group] = group_scores / mean if mean > 0 else group_scores
     return normalised
 
 
