@@ -60,6 +60,13 @@ class RunProgressView:
                 completed=event["proposals_done"],
                 detail="",
             )
+        elif kind == "proposals_prescreened":
+            chosen = event["finetune_groups"]
+            self.progress.update(self.task, total=len(chosen), completed=0)
+            self.say(
+                f"iteration {event['iteration']}: prescreened {event['proposals_total']} proposals; "
+                f"fine-tuning {', '.join(chosen)}"
+            )
         elif kind == "step_halved":
             self.say(f"iteration {event['iteration']}: no layer met the target; step halved")
         elif kind == "proposal_finished":
@@ -74,9 +81,14 @@ class RunProgressView:
                     f"{event['proposals_total']}: {event['group']} holdout {event['holdout_accuracy']:.4f}"
                 )
         elif kind == "iteration_finished":
+            target = event.get("target")  # missing in events recorded before targets were
+            shaved = event.get("shaved") or 0
             self.say(
                 f"iteration {event['iteration']}: kept {event['kept_group']}, cost "
-                f"{self._ratio(event['cost'])} of baseline, holdout {event['holdout_accuracy']:.4f}"
+                f"{self._ratio(event['cost'])} of baseline"
+                + (f" (target {self._ratio(target)})" if target is not None else "")
+                + f", holdout {event['holdout_accuracy']:.4f}"
+                + (f", {shaved} channel step(s) shaved to land under the target" if shaved else "")
                 + (f" (waypoint {event['waypoint']:g})" if event.get("waypoint") is not None else "")
             )
         elif kind == "finalizing":

@@ -16,8 +16,10 @@ Progress events are small dicts with an "event" key:
     iteration_started   iteration, step, target, proposals_total, proposals_done, resumed
     proposal_finished   iteration, group, holdout_accuracy, proposals_done,
                         proposals_total, best_accuracy
-    iteration_finished  iteration, kept_group, cost, budget_cost, holdout_accuracy,
-                        waypoint (the configured waypoint it landed on, or None)
+    proposals_prescreened iteration, proposals_total, finetune_groups (prescreen K only)
+    iteration_finished  iteration, kept_group, cost, target, budget_cost, holdout_accuracy,
+                        waypoint (the configured waypoint it landed on, or None), shaved
+                        (channel steps taken after the kept model measured above target)
     finalizing          stop_reason, iterations
     finished            stop_reason, test_accuracy, final_model
 """
@@ -495,9 +497,11 @@ class NetAdaptEngine:
             iteration=pending["index"],
             kept_group=kept.group,
             cost=cost,
+            target=pending["target"],
             budget_cost=self.state["baseline"]["budget_cost"],
             holdout_accuracy=landed["holdout_accuracy"],
             waypoint=waypoint,
+            shaved=len(landed["landing"]["shaved"]) if landed["landing"] else 0,
         )
 
     def _land(

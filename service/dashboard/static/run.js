@@ -97,7 +97,7 @@
     if (ENDED.indexOf(data.status) !== -1) return null;
     const es = new EventSource("/dashboard/api/runs/" + encodeURIComponent(runId) + "/events/stream?after=" + data.last_seq);
     const onEvent = function () { scheduleRefresh(); };
-    ["created", "status", "baseline_measured", "waiting_for_measurements", "iteration_started", "proposal_finished",
+    ["created", "status", "baseline_measured", "waiting_for_measurements", "iteration_started", "proposals_prescreened", "proposal_finished",
      "step_halved", "iteration_finished", "finalizing", "finished", "message"].forEach(function (type) {
       es.addEventListener(type, onEvent);
     });
