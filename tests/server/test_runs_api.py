@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from service.api.runs import SSE_KEEPALIVE_SECONDS
 from tests.server.conftest import LiveServer, make_settings, running_server
 from tests.server.helpers import API_HEADERS
 from tests.uploads import builders
@@ -166,12 +167,16 @@ def test_the_documented_statuses_are_the_stored_ones():
 # serving on the same connection ----------------------------------------------------------
 
 
+# Before the fix some of these answered 200 and streamed a queued run's events forever:
+# a read timeout shorter than the stream's keep-alive interval ends such a stream.
+NO_ENDLESS_STREAM = httpx.Timeout(30, read=SSE_KEEPALIVE_SECONDS / 2)
+
+
 def test_an_event_cursor_beyond_any_seq_is_422_not_500(client, model_id):
     run = create(client, {"model_id": model_id, "budget": 0.36}).json()
     for path in (f"/v1/runs/{run['id']}/events", f"/v1/runs/{run['id']}/events/stream"):
         for after in ("9223372036854775808", "9999999999999999999999999", str(2**31)):
-            # (a timeout: before the fix the stream answered 200 and never ended)
-            assert_problem(client.get(path, params={"after": after}, timeout=30), 422, "after")
+            assert_problem(client.get(path, params={"after": after}, timeout=NO_ENDLESS_STREAM), 422, "after")
     # The same connection still serves (a 500 made uvicorn close it).
     assert client.get(f"/v1/runs/{run['id']}/events", params={"after": 2**31 - 1}).json() == []
 
@@ -183,7 +188,7 @@ def test_an_event_cursor_beyond_any_seq_is_422_not_500(client, model_id):
 def test_a_last_event_id_that_is_not_a_small_decimal_is_422(client, model_id, last_event_id):
     run = create(client, {"model_id": model_id, "budget": 0.37}).json()
     response = client.get(
-        f"/v1/runs/{run['id']}/events/stream", headers={"Last-Event-ID": last_event_id}, timeout=30
+        f"/v1/runs/{run['id']}/events/stream", headers={"Last-Event-ID": last_event_id}, timeout=NO_ENDLESS_STREAM
     )
     assert_problem(response, 422, "Last-Event-ID")
     assert client.get(f"/v1/runs/{run['id']}").status_code == 200
