@@ -5,10 +5,10 @@ interpreter's per-invoke overhead; a whole model pays the overhead once and read
 weights that its other layers pushed out of the cache. One multiplicative scale per
 profile (the old calibration) cannot follow costs that are not proportional to the sum.
 Measured (benchmarks/lut_accuracy.py, README): on host latency of the 32x32 zoo models
-the one scale over sums with the overhead counted once is already within the noise
-floor of re-measuring a model in another process, and the fit is no better on held-out
-families (its own check then keeps the one scale); family corrections lower the worst
-error of a family that has measurements. The fit is here for profiles where op types
+the one scale over sums with the overhead counted once is already near the noise floor
+of re-measuring a model in another process, and the fit is at most a little better on
+held-out families (its own check often keeps the one scale); family corrections lower
+the error of a family that has measurements. The fit is here for profiles where op types
 or weight traffic do scale differently, and costs nothing where they do not.
 
 The model, per profile and metric:
