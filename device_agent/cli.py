@@ -4,9 +4,9 @@
         [--name NAME] [--max-jobs 8] [--cache-dir DIR]
     netadapt-agent self-test --backend NAME [--threads 1] [--cpu N]
     netadapt-agent setup-arm [--dir DIR]      # once, for --backend qemu-aarch64
+    netadapt-agent backends                   # the backends, one per line: NAME<TAB>what it measures
 
-Backends: host-latency, host-instructions, qemu-aarch64 (--cpu cortex-a53|cortex-a76,
-[--arm-dir DIR]), adb (--benchmark-model PATH [--serial S], --cpu = the phone's cores).
+Backends and their own options: device_agent.backends.BACKENDS.
 
 The token may come from NETADAPT_AGENT_TOKEN instead of --token (keeps it out of `ps`).
 Errors are one line on stderr; exit status 2 for usage errors, 1 for everything else.
@@ -22,6 +22,7 @@ import sys
 import threading
 from pathlib import Path
 
+from device_agent.backends import BACKENDS, Backend, backend_names, get_backend
 from device_agent.runner import LEASE_WAIT_SECONDS
 from device_agent.text import one_line
 
@@ -49,20 +50,6 @@ def _positive(text: str) -> int:
     return value
 
 
-# Backends built here rather than through device_agent.backends.BACKENDS: they take
-# options of their own (ARM_BACKENDS names the module:class like BACKENDS does).
-ARM_BACKENDS: dict[str, str] = {
-    "qemu-aarch64": "device_agent.backends.qemu_aarch64:QemuAarch64Backend",
-    "adb": "device_agent.backends.adb:AdbBackend",
-}
-
-
-def all_backend_names() -> list[str]:
-    from device_agent.backends import backend_names
-
-    return sorted([*backend_names(), *ARM_BACKENDS])
-
-
 def _cpu_option(text: str) -> list[int] | str:
     """Core numbers (pinning) or, for qemu-aarch64, an emulated core name."""
     if text[:1].isalpha():
@@ -71,35 +58,23 @@ def _cpu_option(text: str) -> list[int] | str:
 
 
 def _add_backend_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", required=True, choices=all_backend_names(), help="how to measure")
+    parser.add_argument("--backend", required=True, choices=backend_names(), help="how to measure")
     parser.add_argument("--threads", type=_positive, default=1, help="interpreter threads (default 1)")
     parser.add_argument(
         "--cpu", type=_cpu_option, default=None,
         help="core(s) to pin to, e.g. 3 or 2,3 (default: the last core(s)); "
         "qemu-aarch64: the emulated core, cortex-a53 (default) or cortex-a76",
     )
-    parser.add_argument("--arm-dir", type=Path, default=None, help="qemu-aarch64: the setup-arm directory")
-    parser.add_argument("--benchmark-model", type=Path, default=None, help="adb: your benchmark_model binary for the phone")
-    parser.add_argument("--serial", default=None, help="adb: the phone's serial (adb -s)")
-    parser.add_argument("--adb", default="adb", help="adb: the adb executable (default: adb on PATH)")
+    for name, entry in sorted(BACKENDS.items()):
+        for option in entry.options:
+            parser.add_argument(option.flag, dest=option.name, type=option.type, default=None,
+                                help=f"{name}: {option.help}")
 
 
-def _make_backend(args: argparse.Namespace):
-    import importlib
-
-    from device_agent.backends import get_backend
-
+def _make_backend(args: argparse.Namespace) -> Backend:
     cpu = args.cpu if isinstance(args.cpu, str) else _cpu_argument(args.cpu)
-    if args.backend not in ARM_BACKENDS:
-        if isinstance(cpu, str):
-            raise ValueError(f"--cpu {cpu}: {args.backend} pins to core numbers; core names are for qemu-aarch64")
-        return get_backend(args.backend, threads=args.threads, cpu=cpu)
-    module_name, class_name = ARM_BACKENDS[args.backend].split(":")
-    backend_class = getattr(importlib.import_module(module_name), class_name)
-    if args.backend == "qemu-aarch64":
-        return backend_class(threads=args.threads, cpu=cpu, arm_dir=args.arm_dir)
-    return backend_class(threads=args.threads, cpu=cpu, benchmark_model=args.benchmark_model,
-                         serial=args.serial, adb=args.adb)
+    options = {option.name: getattr(args, option.name) for entry in BACKENDS.values() for option in entry.options}
+    return get_backend(args.backend, threads=args.threads, cpu=cpu, **options)
 
 
 def run_parser() -> argparse.ArgumentParser:
@@ -139,6 +114,15 @@ def _cpu_argument(cpus: list[int] | None) -> int | list[int] | None:
 def self_test(argv: list[str]) -> int:
     args = self_test_parser().parse_args(argv)
     print(_make_backend(args).self_test())
+    return 0
+
+
+def list_backends(argv: list[str]) -> int:
+    """What a server asks before it starts an agent (`netadapt serve --with-agent NAME`)."""
+    argparse.ArgumentParser(prog=f"{PROG} backends", description="List the backends, one per line: "
+                            "name, a tab, what it measures.").parse_args(argv)
+    for name in backend_names():
+        print(f"{name}\t{BACKENDS[name].summary}")
     return 0
 
 
@@ -210,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
             return self_test(argv[1:])
         if argv[:1] == ["setup-arm"]:
             return setup_arm(argv[1:])
+        if argv[:1] == ["backends"]:
+            return list_backends(argv[1:])
         if argv[:1] == ["run"]:
             argv = argv[1:]
         return run_agent(argv)

@@ -1,7 +1,10 @@
 """A device agent started by the server itself (`netadapt serve --with-agent BACKEND`).
 
 It is the ordinary `netadapt-agent` in a child process that talks to the server over
-loopback like any other agent; it dies with the server (PR_SET_PDEATHSIG).
+loopback like any other agent; it dies with the server (PR_SET_PDEATHSIG). The server
+knows the agent only by its command: which backends there are, it asks the program
+(`backends`), so the list lives in device_agent.backends alone and the server never
+imports device_agent (which must stay installable on a board without the server).
 """
 
 from __future__ import annotations
@@ -17,6 +20,16 @@ from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
+AGENT_COMMAND = (sys.executable, "-m", "device_agent")
+
+
+def agent_backends() -> dict[str, str]:
+    """The agent program's backends: name -> what it measures."""
+    done = subprocess.run([*AGENT_COMMAND, "backends"], capture_output=True, text=True, timeout=120, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(AGENT_COMMAND)} backends failed ({done.returncode}): {done.stderr.strip()}")
+    return dict(line.split("\t", 1) for line in done.stdout.splitlines() if "\t" in line)
+
 
 class EmbeddedAgent:
     def __init__(self, settings: Settings, backend: str) -> None:
@@ -28,7 +41,7 @@ class EmbeddedAgent:
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         command = [
-            sys.executable, "-m", "device_agent",
+            *AGENT_COMMAND,
             "--server", self.settings.internal_url,
             "--backend", self.backend,
             "--name", f"embedded-{self.backend}",

@@ -30,7 +30,6 @@ import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Iterable
 
 from device_agent.backends.adb_output import (
     BenchmarkOutputError,
@@ -38,7 +37,7 @@ from device_agent.backends.adb_output import (
     parse_cpu_list,
     parse_getprop,
 )
-from device_agent.backends.base import Backend, Measurement
+from device_agent.backends.base import Backend, CpuChoice, Measurement, core_numbers
 from device_agent.backends.reference_layer import REFERENCE_DESCRIPTION, reference_model
 from device_agent.text import one_line
 from latency_tables.protocol import DeviceDescription
@@ -63,7 +62,7 @@ class AdbBackend(Backend):
     def __init__(
         self,
         threads: int = 1,
-        cpu: int | Iterable[int] | None = None,
+        cpu: CpuChoice = None,
         benchmark_model: Path | str | None = None,
         serial: str | None = None,
         adb: str = "adb",
@@ -72,8 +71,7 @@ class AdbBackend(Backend):
         num_runs: int = 50,
         op_profiling: bool = True,
     ) -> None:
-        if isinstance(cpu, str):
-            raise ValueError(f"{self.name} --cpu takes the phone's core numbers (e.g. 7 or 4,5), not a core name")
+        cpus = core_numbers(self.name, cpu)
         if benchmark_model is None:
             raise ValueError(f"{self.name} needs --benchmark-model PATH: your benchmark_model binary for the phone")
         self.binary = Path(benchmark_model).expanduser()
@@ -94,7 +92,7 @@ class AdbBackend(Backend):
         if not self.props:
             raise AdbError("adb shell getprop printed no properties: is a phone connected and authorised?")
         present = parse_cpu_list(self.shell("cat /sys/devices/system/cpu/present").strip() or "0")
-        self.cpus = self._choose_cpus(cpu, present)
+        self.cpus = self._choose_cpus(cpus, present)
         self.device_binary = f"{self.device_dir}/benchmark_model"
         self.shell(f"mkdir -p {shlex.quote(self.device_dir)}")
         self.run_adb("push", str(self.binary), self.device_binary)
@@ -115,10 +113,9 @@ class AdbBackend(Backend):
     def shell(self, script: str, timeout: float = ADB_TIMEOUT) -> str:
         return self.run_adb("shell", script, timeout=timeout)
 
-    def _choose_cpus(self, cpu: int | Iterable[int] | None, present: list[int]) -> list[int]:
-        if cpu is None:  # the highest-numbered cores: the big cores on big.LITTLE phones
+    def _choose_cpus(self, cpus: list[int] | None, present: list[int]) -> list[int]:
+        if cpus is None:  # the highest-numbered cores: the big cores on big.LITTLE phones
             return present[-self.threads:]
-        cpus = [cpu] if isinstance(cpu, int) else list(cpu)
         unknown = sorted(set(cpus) - set(present))
         if unknown:
             raise ValueError(f"the phone has cores {present}; no core {unknown}")

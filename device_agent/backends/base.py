@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,12 +40,26 @@ class Measurement:
         return JobResult(median=self.median, spread=self.spread, n=self.n, details=self.details)
 
 
+CpuChoice = str | int | Iterable[int] | None  # core numbers to pin to, or an emulated core's name
+
+
+def core_numbers(backend: str, cpu: CpuChoice) -> list[int] | None:
+    """`cpu` as core numbers (None: the backend picks); ValueError for a core name."""
+    if cpu is None:
+        return None
+    if isinstance(cpu, str):
+        raise ValueError(f"--cpu {cpu}: {backend} takes core numbers (e.g. 3 or 2,3); core names are for qemu-aarch64")
+    return [cpu] if isinstance(cpu, int) else list(cpu)
+
+
 class Backend(abc.ABC):
     """A way of measuring .tflite models on this device.
 
-    Subclasses set `name` and `metric` and implement the three methods. A backend is
-    created once per agent and reused for every batch; expensive one-time work (a
-    reference measurement, finding a symbol) belongs in the constructor.
+    Subclasses set `name` and `metric` and implement the constructor and three methods.
+    Every constructor takes `threads` and `cpu`, then the keyword options its entry in
+    `device_agent.backends.BACKENDS` declares. A backend is created once per agent and
+    reused for every batch; expensive one-time work (a reference measurement, finding a
+    symbol) belongs in the constructor.
     """
 
     name: str
@@ -55,6 +70,10 @@ class Backend(abc.ABC):
         metric = getattr(cls, "metric", None)
         if metric is not None and metric not in METRICS:
             raise TypeError(f"{cls.__name__}.metric {metric!r} is not one of {METRICS}")
+
+    @abc.abstractmethod
+    def __init__(self, threads: int = 1, cpu: CpuChoice = None) -> None:
+        """Find the tools, pin, measure the reference; raise saying what is missing."""
 
     @abc.abstractmethod
     def describe(self) -> DeviceDescription:

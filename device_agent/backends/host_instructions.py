@@ -41,11 +41,10 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Iterable
 
 from device_agent import device_info
 from device_agent.backends._callgrind_runner import INSTRUMENTATION_ERROR
-from device_agent.backends.base import Backend, Measurement
+from device_agent.backends.base import Backend, CpuChoice, Measurement, core_numbers
 from device_agent.backends.batch_process import run_batch_process, write_models
 from device_agent.backends.callgrind_output import CallgrindFormatError, instructions
 from device_agent.backends.reference_layer import REFERENCE_DESCRIPTION, reference_model
@@ -107,12 +106,13 @@ class HostInstructionsBackend(Backend):
     def __init__(
         self,
         threads: int = 1,
-        cpu: int | Iterable[int] | None = None,  # counts do not depend on the core: unused
+        cpu: CpuChoice = None,  # counts do not depend on the core: checked, then unused
         invokes_per_model: int = 2,
         valgrind: str = "valgrind",
     ) -> None:
         if threads != 1:
             raise ValueError("host-instructions counts one thread: use --threads 1")
+        core_numbers(self.name, cpu)
         if invokes_per_model < 2:
             raise ValueError("invokes_per_model must be >= 2: the first invoke does one-time set-up")
         found = shutil.which(valgrind)

@@ -47,14 +47,14 @@ import gc
 import math
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from device_agent import device_info
-from device_agent.backends.base import Backend, Measurement
+from device_agent.backends.base import Backend, CpuChoice, Measurement, core_numbers
 from device_agent.backends.model_inputs import fill_random_inputs
 from device_agent.backends.reference_layer import REFERENCE_DESCRIPTION, reference_model
 from device_agent.text import one_line
@@ -204,13 +204,12 @@ class HostLatencyBackend(Backend):
     name = "host-latency"
     metric = "latency_ms"
 
-    def __init__(self, threads: int = 1, cpu: int | Iterable[int] | None = None, plan: TimingPlan | None = None) -> None:
+    def __init__(self, threads: int = 1, cpu: CpuChoice = None, plan: TimingPlan | None = None) -> None:
         if threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
         self.threads = threads
         self.plan = plan or TimingPlan()
-        wanted = default_cpus(threads) if cpu is None else ([cpu] if isinstance(cpu, int) else list(cpu))
-        self.cpus = pin_to_cpus(wanted)
+        self.cpus = pin_to_cpus(core_numbers(self.name, cpu) or default_cpus(threads))
         self.reference = TimedModel(reference_model(), threads, self.plan)
         # Every reference round is kept: a baseline taken in a slow period is lowered
         # as soon as quieter rounds show it was too high (see _current_baseline).

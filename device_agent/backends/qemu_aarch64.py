@@ -32,7 +32,6 @@ import logging
 import statistics
 import tempfile
 from pathlib import Path
-from typing import Iterable
 
 from device_agent.arm.cores import DEFAULT_CORE, core as arm_core
 from device_agent.arm.guest_runner import NULL_TAG_BASE, invoke_tag
@@ -44,7 +43,7 @@ from device_agent.arm.setup import (
     find_qemu,
     qemu_version,
 )
-from device_agent.backends.base import Backend, Measurement
+from device_agent.backends.base import Backend, CpuChoice, Measurement
 from device_agent.backends.batch_process import run_batch_process, write_models
 from device_agent.backends.reference_layer import REFERENCE_DESCRIPTION, reference_model
 from latency_tables.protocol import DeviceDescription
@@ -67,7 +66,7 @@ class QemuAarch64Backend(Backend):
     def __init__(
         self,
         threads: int = 1,
-        cpu: str | int | Iterable[int] | None = None,
+        cpu: CpuChoice = None,
         arm_dir: Path | str | None = None,
         invokes_per_model: int = 3,
     ) -> None:

@@ -25,12 +25,11 @@ def run(args: argparse.Namespace) -> int:
     from service.settings import Settings
 
     if args.with_agent is not None:
-        from device_agent.cli import all_backend_names
+        from service.embedded_agent import agent_backends
 
-        if args.with_agent not in all_backend_names():
-            raise CommandError(
-                f"unknown agent backend '{args.with_agent}'; use one of {', '.join(all_backend_names())}"
-            )
+        backends = agent_backends()
+        if args.with_agent not in backends:
+            raise CommandError(f"unknown agent backend '{args.with_agent}'; use one of {', '.join(backends)}")
     given = {"host": args.host, "port": args.port, "data_dir": args.data_dir, "embedded_agent": args.with_agent}
     overrides = {k: v for k, v in given.items() if v is not None}
     if args.dev:
