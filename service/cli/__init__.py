@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from service.cli import analyze_cmd, demo_cmd, prune_cmd, runs_cmd, serve_cmd, zoo_cmd
+from service.cli import analyze_cmd, demo_cmd, fit_cmd, prune_cmd, runs_cmd, serve_cmd, zoo_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     zoo_cmd.register(sub)
     analyze_cmd.register(sub)
     prune_cmd.register(sub)
+    fit_cmd.register(sub)
     serve_cmd.register(sub)
     runs_cmd.register(sub)
     demo_cmd.register(sub)

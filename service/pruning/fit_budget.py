@@ -45,13 +45,21 @@ class BudgetUnreachableError(RunInputError):
         self.budget = budget
         self.smallest_cost = smallest_cost
         self.baseline_cost = baseline_cost
-        share = f" ({smallest_cost / baseline_cost:.1%} of the input model's {baseline_cost:,.6g})" if baseline_cost > 0 else ""
-        super().__init__(
-            f"budget {budget:,.6g} {metric} is unreachable: the smallest cost measured was "
-            f"{smallest_cost:,.6g} {metric}{share}, with every prunable group cut to "
-            f"{channel_step} channel(s) or as far as it goes; raise the budget to at least "
-            f"{smallest_cost:,.6g} or use a smaller --channel-step"
+        share = (
+            f" ({smallest_cost / baseline_cost:.1%} of the input model's {_cost(baseline_cost)})"
+            if baseline_cost > 0 else ""
         )
+        super().__init__(
+            f"budget {_cost(budget)} {metric} is unreachable: the smallest cost measured was "
+            f"{_cost(smallest_cost)} {metric}{share}, with every prunable group cut to "
+            f"{channel_step} channel(s) or as far as it goes; raise the budget to at least "
+            f"{_cost(smallest_cost)} or use a smaller channel step"
+        )
+
+
+def _cost(value: float) -> str:
+    # As the CLI prints costs (progress_view.format_cost): counts whole, milliseconds to 4 digits.
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
 @dataclass(frozen=True)
