@@ -110,7 +110,8 @@ class RunEventOut(BaseModel):
     at: datetime
     type: str = Field(
         description="created | status | baseline_measured | waiting_for_measurements | iteration_started | "
-        "proposal_finished | step_halved | iteration_finished | finalizing | finished (more may be added: "
+        "proposal_finished | step_halved | iteration_finished | fit_step (runs with method 'fit') | finalizing | "
+        "finished (more may be added: "
         "ignore types you do not know). A `status` event's data is {status: RunStatus, message: string}; "
         "the run's last event, once its status is terminal, is such an event."
     )

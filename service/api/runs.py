@@ -76,6 +76,12 @@ def _check_inputs(session: Any, spec: RunCreate, settings: Settings) -> None:
         raise api_error(422, f"model_id: model {spec.model_id} has layers that cannot be pruned: {names}")
     if not any(group.get("prunable") for group in analysis.get("groups", [])):
         raise api_error(422, f"model_id: model {spec.model_id} has no prunable layers")
+    if spec.method == "fit":  # no data, no training: the model's own limits and the device
+        too_large = model_limit_refusal(analysis, ModelLimits.of(settings))
+        if too_large is not None:
+            raise api_error(422, f"model_id: {too_large}")
+        _check_device(session, spec)
+        return
     dataset = catalog.find_dataset(session, spec.dataset_id)
     if dataset is None:
         raise api_error(
@@ -93,6 +99,10 @@ def _check_inputs(session: Any, spec: RunCreate, settings: Settings) -> None:
             f"dataset_id: dataset {spec.dataset_id} has {dataset.num_classes} classes but the model's output "
             f"has {classes}; use a dataset with at most {classes} classes",
         )
+    _check_device(session, spec)
+
+
+def _check_device(session: Any, spec: RunCreate) -> None:
     if spec.device is not None:
         profile = get_profile(session, spec.device)
         if profile is None:

@@ -55,7 +55,9 @@ def _groups(state: dict[str, Any] | None, iterations: list[dict[str, Any]]) -> l
     if not state:
         return []
     original = dict(state.get("baseline", {}).get("groups", {}))
-    now = dict(iterations[-1]["group_channels"]) if iterations else dict(original)
+    # The current model's channels (a fit run has no iterations, only a current model).
+    current = (state.get("current") or {}).get("config") or original
+    now = dict(iterations[-1]["group_channels"]) if iterations else dict(current)
     return [{"group": g, "original": original[g], "now": now.get(g, original[g])} for g in original]
 
 

@@ -75,6 +75,9 @@ class RunProgressRecorder:
                 "current_accuracy": data["holdout_accuracy"],
                 "progress": round(_ITERATIONS_SHARE * share, 4),
             }
+        if kind == "fit_step":  # a fit run: each channel step is measured whole
+            share = cost_progress(self._baseline, data["cost"], self._budget)
+            return {"phase": "measuring", "current_cost": data["cost"], "progress": round(share, 4)}
         if kind == "finalizing":
             return {"phase": "finalizing", "stop_reason": data.get("stop_reason"), "progress": _ITERATIONS_SHARE}
         if kind == "finished":

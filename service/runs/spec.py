@@ -26,6 +26,16 @@ from service.run_options import (
 
 Metric = Literal["latency_ms", "instructions", "macs", "params"]
 MEASURED_METRICS = ("latency_ms", "instructions")
+Method = Literal["netadapt", "fit"]
+FIT_METHOD_HELP = (
+    "'netadapt' (default): NetAdapt iterations with short-term fine-tunes, then the long-term "
+    "fine-tune. 'fit': no training and no dataset: measure the model whole and remove one "
+    "channel step at a time (from the layer group whose weakest channels matter least, by "
+    "engine.saliency l1 or l2, in steps of engine.channel_step) until its measured cost is "
+    "within the budget (a ratio is of the model's measured cost); final.keras/.tflite is the "
+    "first model measured within it. A budget it cannot reach fails the run with the smallest "
+    "cost measured. dataset_id, training and the other engine options are not used"
+)
 
 # Derived from the fields of NetAdaptConfig and TrainingOptions (one declaration each).
 EngineOptions = rest_model(
@@ -91,9 +101,17 @@ class RunCreate(BaseModel):
     engine: EngineOptions = Field(default_factory=EngineOptions)
     training: TrainingOptionsIn = Field(default_factory=TrainingOptionsIn)
     workers: int | None = Field(None, ge=1, le=64, description="parallel fine-tunes (default: cores)")
+    method: Method = Field("netadapt", description=FIT_METHOD_HELP)
 
     @model_validator(mode="after")
     def _consistent(self) -> RunCreate:
+        from service.pruning.fit_budget import FIT_SALIENCY
+
+        if self.method == "fit" and self.engine.saliency not in FIT_SALIENCY:
+            raise ValueError(
+                f"engine.saliency '{self.engine.saliency}' needs data; a fit run ranks channels by "
+                f"their weights: use {' or '.join(FIT_SALIENCY)}"
+            )
         if self.budget_kind == "ratio" and self.budget > 1:
             raise ValueError(
                 f"budget {self.budget} is a ratio of the baseline cost and must be in (0, 1]; "

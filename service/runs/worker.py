@@ -78,6 +78,7 @@ def execute(run_id: str) -> int:
     from service.runs import repository
     from service.runs.artifacts import run_dir
     from service.runs.checkpoint import DatabaseCheckpointStore
+    from service.runs.fit_job import fit_request, run_fit_job
     from service.runs.progress import RunProgressRecorder
     from service.settings import Settings
 
@@ -90,12 +91,17 @@ def execute(run_id: str) -> int:
             if run is None:
                 log.error("no run %s", run_id)
                 return 0
-            request = build_request(settings, session, run)
+            fit = run.request.get("method") == "fit"
+            request = fit_request(settings, run) if fit else build_request(settings, session, run)
         recorder = RunProgressRecorder(
             database, run_id, on_iteration=lambda _: export_iteration_tflites(directory)
         )
-        report = run_offline(request, progress=recorder, store=DatabaseCheckpointStore(database, run_id))
-        export_iteration_tflites(directory)
+        store = DatabaseCheckpointStore(database, run_id)
+        if fit:
+            report = run_fit_job(request, directory, recorder, store.save)
+        else:
+            report = run_offline(request, progress=recorder, store=store)
+            export_iteration_tflites(directory)
         with database.session() as session:
             repository.mark_finished(
                 session, run_id, report["summary"], baseline_test_accuracy=report.get("baseline_test_accuracy")
