@@ -11,6 +11,8 @@ from typing import Literal, Self
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from service.netadapt.errors import UserError
+
 log = logging.getLogger(__name__)
 
 ENV_PREFIX = "NETADAPT_"
@@ -22,7 +24,7 @@ MIN_SECRET_LENGTH = 16
 MIN_CHILD_MEMORY_BYTES = 1536 * 1024 * 1024
 
 
-class InsecureSettingsError(ValueError):
+class InsecureSettingsError(UserError, ValueError):
     """A secret is empty or still the built-in default outside dev_mode."""
 
 

@@ -10,17 +10,29 @@ import httpx
 
 from latency_tables.protocol import API_PREFIX
 from latency_tables.signature import LayerSignature
+from service.netadapt.errors import UserError
 
 FINISHED_STATUSES = ("done", "failed")
 
 
-class TablesClientError(RuntimeError):
+class TablesClientError(UserError, RuntimeError):
     """The server refused a request; the message is the server's `detail`."""
 
     def __init__(self, status_code: int, detail: str) -> None:
-        super().__init__(f"HTTP {status_code}: {detail}")
+        super().__init__(f"the server answered {status_code}: {detail}")
         self.status_code = status_code
         self.detail = detail
+
+
+class ServerUnreachable(UserError, ConnectionError):
+    """No answer from the server (refused, timed out, cut off)."""
+
+    def __init__(self, error: httpx.TransportError) -> None:
+        try:
+            where = f" at {error.request.url}"
+        except RuntimeError:  # httpx raises when the error has no request attached
+            where = ""
+        super().__init__(f"cannot reach the server{where} ({error}); is `netadapt serve` running there?")
 
 
 class EntryValues(TypedDict):
@@ -165,7 +177,11 @@ class TablesClient:
             time.sleep(min(poll_seconds, max(0.0, deadline - time.monotonic())))
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        return raise_for_problem(self._http.request(method, path, **kwargs)).json()
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise ServerUnreachable(exc) from exc
+        return raise_for_problem(response).json()
 
 
 def raise_for_problem(response: httpx.Response) -> httpx.Response:

@@ -1,6 +1,7 @@
 """The import layers, read from the source (every import statement, function-level ones
 too): service/netadapt is pure standard library; latency_tables imports neither service
-nor device_agent; service never imports device_agent (it starts agents by their command)."""
+nor device_agent; service never imports device_agent (it starts agents by their command);
+only the CLI imports the CLI (user errors are service.netadapt.errors.UserError)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,12 @@ def test_latency_tables_imports_neither_service_nor_device_agent() -> None:
 def test_service_never_imports_device_agent() -> None:
     for module, names in imported_modules("service").items():
         assert not {n for n in names if n.split(".")[0] == "device_agent"}, module
+
+
+def test_only_the_cli_imports_the_cli() -> None:
+    for module, names in imported_modules("service").items():
+        if not module.startswith("service/cli/"):
+            assert not {n for n in names if n == "service.cli" or n.startswith("service.cli.")}, module
 
 
 def test_the_check_sees_a_third_party_import(tmp_path: Path, monkeypatch) -> None:

@@ -2,7 +2,8 @@
 
 Body: `{"type", "title", "status", "detail", "instance"}` with media type
 `application/problem+json`; `detail` is a message a person can act on. Routers raise
-`api_error(...)` or a domain error mapped below; nothing else builds error bodies.
+`api_error(...)` or a UserError (any package's: its `http_status` and message are the
+answer); nothing else builds error bodies.
 `problem_responses(...)` documents the same shape in the OpenAPI document.
 """
 
@@ -20,17 +21,11 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from service.queue.errors import InvalidResult, JobConflict, JobNotFound, QueueError
+from service.netadapt.errors import UserError
 
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-
-_QUEUE_ERROR_STATUS: list[tuple[type[QueueError], int]] = [
-    (JobNotFound, 404),
-    (JobConflict, 409),
-    (InvalidResult, 422),
-]
 
 
 class UploadAborted(ClientDisconnect):
@@ -149,9 +144,8 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     return error_response(422, describe_validation_errors(list(exc.errors())), instance=request.url.path)
 
 
-async def _queue_error(request: Request, exc: QueueError) -> JSONResponse:
-    status = next((code for kind, code in _QUEUE_ERROR_STATUS if isinstance(exc, kind)), 400)
-    return error_response(status, str(exc), instance=request.url.path)
+async def _user_error(request: Request, exc: UserError) -> JSONResponse:
+    return error_response(exc.http_status, str(exc), instance=request.url.path)
 
 
 async def _client_gone(request: Request, exc: ClientDisconnect) -> JSONResponse:
@@ -174,6 +168,6 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
-    app.add_exception_handler(QueueError, _queue_error)  # type: ignore[arg-type]
+    app.add_exception_handler(UserError, _user_error)  # type: ignore[arg-type]
     app.add_exception_handler(ClientDisconnect, _client_gone)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected_error)

@@ -1,38 +1,21 @@
-"""Which exceptions are the user's to fix (printed as one line) and which are bugs."""
+"""The CLI's user errors: its own (CommandError) and how any user error is shown."""
 
 from __future__ import annotations
 
+from service.netadapt.errors import UserError
+from service.netadapt.errors import user_message as _user_message
 
-class CommandError(Exception):
+
+class CommandError(UserError):
     """A command-line mistake; printed as one line."""
 
 
 def user_message(exc: BaseException) -> str | None:
-    from service.netadapt import RunMismatchError
-    from service.pruning.offline_run import RunInputError
-    from service.surgery import SurgeryError
-    from service.costs.measured import MeasurementFailed
-    from service.settings import InsecureSettingsError
-    from service.training.dataset_types import DatasetError
-
+    """The one line to print for a user's error (None: a bug, show the traceback)."""
     import httpx
 
-    from service.tables_client import TablesClientError
+    from service.tables_client import ServerUnreachable
 
-    if isinstance(exc, (RunInputError, SurgeryError, DatasetError, RunMismatchError, MeasurementFailed,
-                        InsecureSettingsError, CommandError)):
-        return str(exc).strip().splitlines()[0]
-    if isinstance(exc, TablesClientError):
-        return f"the server answered {exc.status_code}: {exc.detail}"
-    if isinstance(exc, httpx.TransportError):
-        where = getattr(getattr(exc, "request", None), "url", None) if _has_request(exc) else None
-        return f"cannot reach the server{f' at {where}' if where else ''} ({exc}); is `netadapt serve` running there?"
-    return None
-
-
-def _has_request(exc: BaseException) -> bool:
-    try:
-        exc.request  # type: ignore[attr-defined]
-    except RuntimeError:  # httpx raises when the error has no request attached
-        return False
-    return True
+    if isinstance(exc, httpx.TransportError):  # the run client's calls (service.client)
+        exc = ServerUnreachable(exc)
+    return _user_message(exc)

@@ -17,9 +17,10 @@ from typing import Any, Protocol
 
 from latency_tables.estimator import overhead_signature, table_sum
 from latency_tables.signature import LayerSignature
+from service.netadapt.errors import UserError
 
 
-class MeasurementFailed(RuntimeError):
+class MeasurementFailed(UserError, RuntimeError):
     """A device agent could not measure what a run needs; the message says what."""
 
 

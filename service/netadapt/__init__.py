@@ -2,6 +2,7 @@
 
 from service.netadapt.checkpoint import JsonFileStore, MemoryStore
 from service.netadapt.config import NetAdaptConfig
+from service.netadapt.errors import UserError, user_message
 from service.netadapt.engine import NetAdaptEngine, ProgressCallback
 from service.netadapt.executors import SerialExecutor
 from service.netadapt.filter_count import FilterCountChoice, candidate_counts, choose_filter_counts
@@ -50,6 +51,7 @@ __all__ = [
     "PrunableNetwork",
     "RunMismatchError",
     "SerialExecutor",
+    "UserError",
     "build_report",
     "budget_cost",
     "candidate_counts",
@@ -59,5 +61,6 @@ __all__ = [
     "score_proposal",
     "select_proposal",
     "step_size",
+    "user_message",
     "waypoint_costs",
 ]

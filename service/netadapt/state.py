@@ -22,12 +22,13 @@ import copy
 from typing import Any
 
 from service.netadapt.config import NetAdaptConfig
+from service.netadapt.errors import UserError
 from service.netadapt.interfaces import ModelRef, ProposalResult, ProposalSpec
 
 SCHEMA_VERSION = 1
 
 
-class RunMismatchError(ValueError):
+class RunMismatchError(UserError, ValueError):
     """The checkpoint belongs to a different run than the one being started."""
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from service.netadapt.errors import UserError
 from service.netadapt.saliency import choose_kept_channels
 from service.surgery import ChannelGraph, channel_saliency
 
@@ -50,7 +51,7 @@ __all__ = [
 ]
 
 
-class UnreachableTargetError(ValueError):
+class UnreachableTargetError(UserError, ValueError):
     """Even the smallest network the method may produce costs more than the target."""
 
 

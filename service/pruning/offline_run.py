@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from service.netadapt import JsonFileStore, NetAdaptConfig, NetAdaptEngine, build_report
+from service.netadapt.errors import UserError
 from service.netadapt.interfaces import CheckpointStore
 from service.pruning import run_layout as layout
 from service.pruning.options import DataSpec, TrainingOptions
@@ -24,7 +25,7 @@ from service.pruning.options import DataSpec, TrainingOptions
 MEASURED_METRICS = ("latency_ms", "instructions")
 
 
-class RunInputError(Exception):
+class RunInputError(UserError):
     """A problem with what the user asked for; the message says what to change."""
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from latency_tables.db import is_sqlite, utcnow, write_transaction
+from service.netadapt.errors import UserError
 from service.db.runs import (
     ACTIVE_STATUSES,
     CANCELLED,
@@ -31,12 +32,16 @@ from service.db.runs import (
 from service.runs.spec import RunCreate
 
 
-class RunStateError(Exception):
+class RunStateError(UserError):
     """The run is not in a state that allows the operation; the message says why."""
 
+    http_status = 409
 
-class IdempotencyConflict(Exception):
+
+class IdempotencyConflict(UserError):
     """An Idempotency-Key was reused with a different request body."""
+
+    http_status = 409
 
 
 def create_run(

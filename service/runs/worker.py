@@ -72,8 +72,8 @@ def export_iteration_tflites(directory: Path) -> None:
 
 
 def execute(run_id: str) -> int:
-    from service.cli.errors import user_message
     from service.db.session import Database
+    from service.netadapt.errors import user_message
     from service.pruning.offline_run import run_offline
     from service.runs import repository
     from service.runs.artifacts import run_dir

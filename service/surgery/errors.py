@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from service.netadapt.errors import UserError
 
-class SurgeryError(ValueError):
+
+class SurgeryError(UserError, ValueError):
     """Base class: the model cannot be analysed or pruned as asked."""
 
 

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from service.netadapt.errors import UserError
 
-class DatasetError(ValueError):
+
+class DatasetError(UserError, ValueError):
     """A dataset cannot be loaded or used as asked; the message says what to change."""
 
 
