@@ -1,9 +1,9 @@
 """The agent loop: register, lease, build or fetch models, measure, report, repeat.
 
 One batch = the jobs of one lease (up to max_jobs), measured in one
-`Backend.measure_many` call: host-instructions pays its ~10 s valgrind start-up once
-per batch, not once per job. While a batch is in hand a heartbeat thread renews every
-job's lease each `heartbeat_seconds`.
+`Backend.measure_many` call (host-instructions pays its ~10 s valgrind start-up once
+per batch, not once per job) and reported in one request. While a batch is in hand a
+heartbeat thread renews every job's lease each `heartbeat_seconds`.
 
 Stopping (SIGTERM, SIGINT): the handler sets `stop`. If the main thread is building
 or measuring, it is interrupted at once (AgentStopped is raised there; a valgrind
@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 LEASE_WAIT_SECONDS = 10.0  # also the longest SIGTERM waits for an idle agent
 LEASE_LOST_STATUS = frozenset({404, 409})
+# What a server older than batch reports answers for them: report job by job instead.
+OLD_SERVER_STATUS = frozenset({404, 405})
 
 
 class JobUnmeasurable(Exception):
@@ -188,8 +190,7 @@ class AgentRunner:
         try:
             with self._interrupt_allowed():
                 results = self._measure(jobs, outcome)
-            for job in jobs:
-                self._report(job, results[job.id], outcome)
+            self._report(jobs, results, outcome)
         finally:
             heartbeat.stop()
         outcome.seconds = time.monotonic() - started
@@ -244,7 +245,26 @@ class AgentRunner:
                 raise JobUnmeasurable(f"cannot get model {job.model_sha256}: {one_line(exc)}") from None
         raise JobUnmeasurable(f"unknown job kind {job.kind!r}")
 
-    def _report(self, job: Job, result: JobResult, outcome: BatchOutcome) -> None:
+    def _report(self, jobs: list[Job], results: dict[str, JobResult], outcome: BatchOutcome) -> None:
+        """The batch's results in one request (one PUT per job to a server without it)."""
+        try:
+            replies = self.client.put_results({job.id: results[job.id] for job in jobs})
+        except ServerRejected as exc:
+            if exc.status_code in OLD_SERVER_STATUS:
+                for job in jobs:
+                    self._report_one(job, results[job.id], outcome)
+                return
+            outcome.rejected += len(jobs)
+            log.warning("%d results not accepted: %s", len(jobs), exc)
+            replies = []
+        for job in jobs:
+            self.outstanding.pop(job.id, None)
+        for reply in replies:
+            if reply.refused_status is not None:
+                outcome.rejected += 1
+                log.warning("job %s: result not accepted: %d %s", reply.job_id, reply.refused_status, reply.refused_detail)
+
+    def _report_one(self, job: Job, result: JobResult, outcome: BatchOutcome) -> None:
         try:
             self.client.put_result(job.id, result)
         except ServerRejected as exc:

@@ -27,7 +27,15 @@ from typing import Any, Callable
 import httpx
 
 from latency_tables import protocol
-from latency_tables.protocol import DeviceDescription, Job, JobResult, Registration, RegistrationReply
+from latency_tables.protocol import (
+    DeviceDescription,
+    Job,
+    JobResult,
+    Registration,
+    RegistrationReply,
+    ReportReply,
+    ResultsReport,
+)
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +236,12 @@ class ServerClient:
 
     def put_result(self, job_id: str, result: JobResult) -> dict[str, Any]:
         return self._send("PUT", protocol.result_path(job_id), json=result.to_dict()).json()
+
+    def put_results(self, results: dict[str, JobResult]) -> list[ReportReply]:
+        """A lease's results in one request (retried like any: each is idempotent)."""
+        body = ResultsReport(results).to_dict()
+        response = self._send("POST", lambda reply: protocol.results_path(reply.agent_id), json=body)
+        return [ReportReply.from_dict(item) for item in response.json()["results"]]
 
     def release(self, job_id: str) -> None:
         """Best effort, one attempt: called while shutting down."""

@@ -18,6 +18,10 @@ Flow (every call but register carries ``Authorization: Bearer <agent secret>``):
 4. ``PUT /v1/jobs/{job_id}/result`` body :class:`JobResult` -> 200. Idempotent: the
    same result again changes nothing; a late result from an agent whose lease expired
    is accepted only if the job is not done yet.
+   ``POST /v1/agents/{agent_id}/results`` body :class:`ResultsReport` -> 200
+   ``{"results": [...]}``: the results of a lease in one request, one transaction,
+   each by the same rules; a result the server refuses (unknown job, not this agent's)
+   carries ``error: {"status", "detail"}`` and the others are recorded all the same.
 5. ``POST /v1/jobs/{job_id}/release`` -> 200: give the job back (agent shutting down).
 6. ``GET /v1/blobs/{sha256}`` -> the bytes of a whole-model ``.tflite`` (model jobs).
 
@@ -50,6 +54,10 @@ def heartbeat_path(job_id: str) -> str:
 
 def result_path(job_id: str) -> str:
     return f"{API_PREFIX}/jobs/{job_id}/result"
+
+
+def results_path(agent_id: str) -> str:
+    return f"{API_PREFIX}/agents/{agent_id}/results"
 
 
 def release_path(job_id: str) -> str:
@@ -158,3 +166,37 @@ class JobResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class ResultsReport:
+    """Several jobs' results in one request: {job id: result}."""
+
+    results: dict[str, JobResult]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"results": [{"job_id": job_id, **result.to_dict()} for job_id, result in self.results.items()]}
+
+
+@dataclass(frozen=True)
+class ReportReply:
+    """The server's answer for one result of a ResultsReport."""
+
+    job_id: str
+    accepted: bool
+    conflict: bool
+    status: str | None = None  # the job's status; None when refused
+    refused_status: int | None = None  # 404 / 409 / 422 when the server refused this result
+    refused_detail: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ReportReply":
+        error = data.get("error") or {}
+        return cls(
+            job_id=str(data["job_id"]),
+            accepted=bool(data.get("accepted")),
+            conflict=bool(data.get("conflict")),
+            status=data.get("status"),
+            refused_status=int(error["status"]) if error else None,
+            refused_detail=str(error["detail"]) if error else None,
+        )

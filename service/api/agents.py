@@ -1,4 +1,4 @@
-"""Device-agent endpoints: register, lease (long poll), heartbeat, result, release."""
+"""Device-agent endpoints: register, lease (long poll), heartbeat, results (one or a batch), release."""
 
 from __future__ import annotations
 
@@ -14,17 +14,21 @@ from service.api.errors import api_error, problem_responses, unauthorized
 from service.api.schemas import (
     HeartbeatOut,
     JobOut,
+    ReportedResultOut,
     LeaseIn,
     LeaseOut,
     RegistrationIn,
     RegistrationOut,
     ReleaseOut,
+    ReportRefused,
     ResultIn,
     ResultOut,
+    ResultsIn,
+    ResultsOut,
 )
-from service.db.agents import record_contact, register_agent
+from service.db.agents import register_agent
 from service.db.models import Job
-from service.queue import ResultValues, claim_jobs, heartbeat, record_result, release_job, requeue_expired
+from service.queue import ReportOutcome, ResultValues, heartbeat, lease_jobs, record_result, record_results, release_job
 
 router = APIRouter(tags=["agents"])
 
@@ -74,29 +78,62 @@ async def lease(
         raise api_error(403, f"this secret belongs to agent {agent.id}, not {agent_id}")
     deadline = time.monotonic() + min(body.wait_seconds, settings.long_poll_seconds)
 
-    def start() -> bool:
-        record_contact(session, agent.id)  # an idle agent is still online
-        # Sweeping here (not only in the background loop) makes expiry deterministic
-        # for whoever asks next, and tests need no timing.
-        return bool(requeue_expired(session).requeued)
+    def claim(first_round: bool) -> tuple[list[JobOut], bool]:
+        # One transaction: contact (first round: an idle agent is still online), expired
+        # leases back to the queue, the claim.
+        lease = lease_jobs(
+            session, agent, body.max_jobs, lease_seconds=settings.lease_seconds, record_contact=first_round
+        )
+        return [job_out(job) for job in lease.jobs], bool(lease.requeued)
 
-    if await run_in_threadpool(start):
-        signal.notify()
-
-    def claim() -> list[JobOut]:
-        jobs = claim_jobs(session, agent.profile_id, agent.id, body.max_jobs, lease_seconds=settings.lease_seconds)
-        return [job_out(job) for job in jobs]
-
+    first_round = True
     while True:
         if await request.is_disconnected():
             # Jobs leased now would sit out a whole lease before anyone else got them.
             return LeaseOut(jobs=[])
         wake = signal.waiter()  # before the check, so no enqueue slips between
-        jobs = await run_in_threadpool(claim)
+        jobs, requeued = await run_in_threadpool(claim, first_round)
+        first_round = False
+        if requeued:
+            signal.notify()  # jobs are claimable again: wake the other waiting agents
         remaining = deadline - time.monotonic()
         if jobs or remaining <= 0:
             return LeaseOut(jobs=jobs)
         await signal.wait(wake, min(LEASE_POLL_SECONDS, remaining))
+
+
+_BATCH_ITEM_ERRORS = (
+    "Per result: `error` says why it was not recorded (404 unknown job, 409 not this agent's or "
+    "already ended, 422 invalid numbers); the others are recorded all the same"
+)
+
+
+@router.post(
+    "/agents/{agent_id}/results",
+    response_model=ResultsOut,
+    responses=problem_responses(403, c403="The secret belongs to another agent than the one in the path"),
+    description="The results of a lease in one request, recorded in one transaction, each idempotent as "
+    f"`PUT /v1/jobs/{{job_id}}/result`. {_BATCH_ITEM_ERRORS}.",
+)
+def report_results(agent_id: str, body: ResultsIn, agent: CurrentAgent, session: SessionDep) -> ResultsOut:
+    if agent.id != agent_id:
+        raise api_error(403, f"this secret belongs to agent {agent.id}, not {agent_id}")
+    reports = [
+        (item.job_id, ResultValues(median=item.median, spread=item.spread, n=item.n, error=item.error, details=item.details))
+        for item in body.results
+    ]
+    return ResultsOut(results=[_report_out(report) for report in record_results(session, agent, reports)])
+
+
+def _report_out(report: ReportOutcome) -> ReportedResultOut:
+    if report.error is not None:
+        refused = ReportRefused(status=report.error.http_status, detail=str(report.error))
+        return ReportedResultOut(job_id=report.job_id, status=None, accepted=False, conflict=False, error=refused)
+    assert report.outcome is not None
+    outcome = report.outcome
+    return ReportedResultOut(
+        job_id=report.job_id, status=outcome.job.status, accepted=outcome.accepted, conflict=outcome.conflict
+    )
 
 
 @router.post("/jobs/{job_id}/heartbeat", response_model=HeartbeatOut, responses=_JOB_ERRORS)

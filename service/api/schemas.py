@@ -43,9 +43,13 @@ class RegistrationOut(BaseModel):
     heartbeat_seconds: float
 
 
+# The most jobs one lease hands out, and one batch report carries.
+MAX_JOBS_PER_REQUEST = 256
+
+
 class LeaseIn(BaseModel):
     wait_seconds: float = Field(0.0, ge=0, allow_inf_nan=False)  # capped by the server's long_poll_seconds
-    max_jobs: int = Field(1, ge=1, le=256)
+    max_jobs: int = Field(1, ge=1, le=MAX_JOBS_PER_REQUEST)
 
 
 class JobOut(BaseModel):
@@ -91,6 +95,35 @@ class ResultOut(BaseModel):
     status: str
     accepted: bool  # this result is now the job's result
     conflict: bool  # the job already had a different result; this one was dropped
+
+
+class JobResultIn(ResultIn):
+    """One result of a batch report: protocol.JobReport."""
+
+    job_id: str = Field(min_length=1, max_length=64)
+
+
+class ResultsIn(BaseModel):
+    """protocol.ResultsReport: the results of (usually) one lease."""
+
+    results: list[JobResultIn] = Field(min_length=1, max_length=MAX_JOBS_PER_REQUEST)
+
+
+class ReportRefused(BaseModel):
+    status: int  # what the one-job PUT would have answered: 404, 409 or 422
+    detail: str
+
+
+class ReportedResultOut(BaseModel):
+    job_id: str
+    status: str | None  # the job's status; None when the report was refused
+    accepted: bool
+    conflict: bool
+    error: ReportRefused | None = None  # why this result was not recorded; drop it
+
+
+class ResultsOut(BaseModel):
+    results: list[ReportedResultOut]  # one per reported result, in order
 
 
 class ReleaseOut(BaseModel):

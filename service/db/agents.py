@@ -13,6 +13,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -81,24 +82,26 @@ def authenticate_agent(session: Session, secret: str) -> AgentIdentity | None:
 
 def mark_seen(session: Session, agent_id: str, now: datetime | None = None) -> None:
     """Note that the agent is alive (inside the caller's write transaction)."""
-    agent = session.get(Agent, agent_id)
-    if agent is not None:
-        agent.last_heartbeat_at = now or utcnow()
+    note_agent(session, agent_id, seen_at=now or utcnow())
 
 
-def count_job(session: Session, agent_id: str, counter: str) -> None:
-    """Add one to the agent's jobs_done or jobs_failed, in the database itself: two reports
-    of one agent in parallel transactions must not overwrite each other's increment."""
-    column = {"jobs_done": Agent.jobs_done, "jobs_failed": Agent.jobs_failed}[counter]
-    session.execute(
-        update(Agent).where(Agent.id == agent_id).values({column: column + 1}).execution_options(synchronize_session=False)
-    )
-
-
-def record_contact(session: Session, agent_id: str, now: datetime | None = None) -> None:
-    """Note that the agent is alive, in a transaction of its own (an idle long poll)."""
-    with write_transaction(session):
-        mark_seen(session, agent_id, now)
+def note_agent(
+    session: Session, agent_id: str, *, seen_at: datetime | None = None, jobs_done: int = 0, jobs_failed: int = 0
+) -> None:
+    """Note the agent's last contact and add to its job counts, in one UPDATE and no read
+    (it runs on every lease and report), counting in the database itself: two reports of
+    one agent in parallel transactions must not overwrite each other's increment."""
+    values: dict[Any, Any] = {}
+    if seen_at is not None:
+        values[Agent.last_heartbeat_at] = seen_at
+    if jobs_done:
+        values[Agent.jobs_done] = Agent.jobs_done + jobs_done
+    if jobs_failed:
+        values[Agent.jobs_failed] = Agent.jobs_failed + jobs_failed
+    if values:
+        session.execute(
+            update(Agent).where(Agent.id == agent_id).values(values).execution_options(synchronize_session=False)
+        )
 
 
 def list_agents(session: Session, profile_id: str) -> list[Agent]:

@@ -2,6 +2,7 @@
 
 from service.queue.errors import InvalidResult, JobConflict, JobNotFound, LeaseExpired, QueueError
 from service.queue.jobs import (
+    Lease,
     RequeueReport,
     claim_jobs,
     count_jobs_by_status,
@@ -9,20 +10,23 @@ from service.queue.jobs import (
     enqueue_model_job,
     get_job,
     heartbeat,
+    lease_jobs,
     release_job,
     requeue_expired,
 )
-from service.queue.results import RecordOutcome, ResultValues, record_result
+from service.queue.results import RecordOutcome, ReportOutcome, ResultValues, record_result, record_results
 from service.queue.signal import QueueSignal
 
 __all__ = [
     "InvalidResult",
     "JobConflict",
     "JobNotFound",
+    "Lease",
     "LeaseExpired",
     "QueueError",
     "QueueSignal",
     "RecordOutcome",
+    "ReportOutcome",
     "RequeueReport",
     "ResultValues",
     "claim_jobs",
@@ -31,7 +35,9 @@ __all__ = [
     "enqueue_model_job",
     "get_job",
     "heartbeat",
+    "lease_jobs",
     "record_result",
+    "record_results",
     "release_job",
     "requeue_expired",
 ]

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from latency_tables.db import is_postgresql, is_sqlite, utcnow, write_transaction
 from latency_tables.signature import LayerSignature
 from latency_tables.store import lookup_entries, new_id
-from service.db.agents import AgentIdentity, count_job, mark_seen
+from service.db.agents import AgentIdentity, mark_seen, note_agent
 from service.db.models import DONE, FAILED, LEASED, OPEN_STATUSES, PENDING, Job
 from service.queue.errors import JobConflict, JobNotFound, LeaseExpired
 
@@ -170,23 +170,74 @@ def claim_jobs(
     SKIP LOCKED on PostgreSQL).
     """
     now = now or utcnow()
-    if is_sqlite(session):
-        # Most long-poll rounds find nothing; check with a cheap read before queueing up
-        # for the database-wide write lock. (PostgreSQL's SKIP LOCKED select is that
-        # cheap read already, and waits for nobody.)
-        with session.begin():
-            if session.scalar(_pending(profile_id).with_only_columns(Job.id).limit(1)) is None:
-                return []
+    if is_sqlite(session) and not _any_pending(session, profile_id):
+        return []
     with write_transaction(session):
-        jobs = list(session.scalars(_locked(_pending(profile_id).order_by(Job.created_at, Job.id).limit(max_jobs))))
-        if not jobs:
-            return []
-        for job in jobs:
-            job.status = LEASED
-            job.leased_by = agent_id
-            job.lease_expires_at = now + timedelta(seconds=lease_seconds)
-            job.add_lessee(agent_id)
-        mark_seen(session, agent_id, now)
+        jobs = _claim_locked(session, profile_id, agent_id, max_jobs, lease_seconds, now)
+        if jobs:
+            mark_seen(session, agent_id, now)
+    return jobs
+
+
+@dataclass
+class Lease:
+    jobs: list[Job]
+    requeued: list[str]  # expired leases this round returned to the queue: wake other waiters
+
+
+def lease_jobs(
+    session: Session,
+    agent: AgentIdentity,
+    max_jobs: int,
+    *,
+    lease_seconds: float,
+    record_contact: bool,
+    now: datetime | None = None,
+) -> Lease:
+    """One round of an agent's lease request, in one write transaction: note the agent's
+    contact (`record_contact`: an idle agent is still online), return expired leases to
+    the queue, and claim up to `max_jobs` of the agent's profile.
+
+    Sweeping here, not only in the server's background loop, makes expiry deterministic
+    for whoever asks next. On SQLite a round that would write nothing (no contact to
+    record, nothing pending or expired) is found with a read and takes no write lock:
+    most rounds of a long poll are like that.
+    """
+    now = now or utcnow()
+    if not record_contact and is_sqlite(session):
+        with session.begin():
+            idle = session.scalar(_pending(agent.profile_id).with_only_columns(Job.id).limit(1)) is None and (
+                session.scalar(_expired(now).with_only_columns(Job.id).limit(1)) is None
+            )
+        if idle:
+            return Lease([], [])
+    with write_transaction(session):
+        report = RequeueReport()
+        _requeue_locked(session, now, report)
+        jobs = _claim_locked(session, agent.profile_id, agent.id, max_jobs, lease_seconds, now)
+        if record_contact or jobs:
+            mark_seen(session, agent.id, now)
+    return Lease(jobs, report.requeued)
+
+
+def _any_pending(session: Session, profile_id: str) -> bool:
+    """A cheap read before queueing for SQLite's database-wide write lock (most long-poll
+    rounds find nothing). PostgreSQL's SKIP LOCKED select is that cheap read already."""
+    with session.begin():
+        return session.scalar(_pending(profile_id).with_only_columns(Job.id).limit(1)) is not None
+
+
+def _claim_locked(
+    session: Session, profile_id: str, agent_id: str, max_jobs: int, lease_seconds: float, now: datetime
+) -> list[Job]:
+    """Inside the caller's write transaction."""
+    jobs = list(session.scalars(_locked(_pending(profile_id).order_by(Job.created_at, Job.id).limit(max_jobs))))
+    expires = now + timedelta(seconds=lease_seconds)
+    for job in jobs:
+        job.status = LEASED
+        job.leased_by = agent_id
+        job.lease_expires_at = expires
+        job.add_lessee(agent_id)
     return jobs
 
 
@@ -239,12 +290,28 @@ def job_for_agent(session: Session, job_id: str, agent: AgentIdentity) -> Job:
     job = session.get(Job, job_id, with_for_update=True, populate_existing=True)
     if job is None:
         raise JobNotFound(job_id)
+    check_profile(job, agent)
+    return job
+
+
+def jobs_for_agent(session: Session, job_ids: Sequence[str]) -> dict[str, Job]:
+    """The jobs that exist among `job_ids`, row-locked in id order (two batches locking
+    overlapping jobs cannot deadlock) and read afresh; check each with `check_profile`."""
+    found: dict[str, Job] = {}
+    wanted = sorted(set(job_ids))
+    for start in range(0, len(wanted), _IN_CHUNK):
+        stmt = select(Job).where(Job.id.in_(wanted[start : start + _IN_CHUNK])).order_by(Job.id)
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        found.update((job.id, job) for job in session.scalars(stmt))
+    return found
+
+
+def check_profile(job: Job, agent: AgentIdentity) -> None:
     if job.profile_id != agent.profile_id:
         raise JobConflict(
-            f"job {job_id} measures device profile {job.profile_id}, but agent {agent.id} "
+            f"job {job.id} measures device profile {job.profile_id}, but agent {agent.id} "
             f"measures profile {agent.profile_id}"
         )
-    return job
 
 
 def not_held_error(job: Job, agent: AgentIdentity) -> JobConflict:
@@ -276,22 +343,27 @@ def requeue_expired(session: Session, now: datetime | None = None) -> RequeueRep
         if session.scalar(_expired(now).with_only_columns(Job.id).limit(1)) is None:
             return report
     with write_transaction(session):
-        for job in session.scalars(_locked(_expired(now))):
-            last_agent = job.leased_by
-            job.attempts += 1
-            job.leased_by = None
-            job.lease_expires_at = None
-            if last_agent is not None:
-                _count_failure(session, last_agent)
-            if job.attempts >= job.max_attempts:
-                job.status = FAILED
-                job.failure_reason = f"lease expired {job.attempts} times (last agent {last_agent})"
-                job.finished_at = now
-                report.failed.append(job.id)
-            else:
-                job.status = PENDING
-                report.requeued.append(job.id)
+        _requeue_locked(session, now, report)
     return report
+
+
+def _requeue_locked(session: Session, now: datetime, report: RequeueReport) -> None:
+    """Inside the caller's write transaction."""
+    for job in session.scalars(_locked(_expired(now))):
+        last_agent = job.leased_by
+        job.attempts += 1
+        job.leased_by = None
+        job.lease_expires_at = None
+        if last_agent is not None:
+            _count_failure(session, last_agent)
+        if job.attempts >= job.max_attempts:
+            job.status = FAILED
+            job.failure_reason = f"lease expired {job.attempts} times (last agent {last_agent})"
+            job.finished_at = now
+            report.failed.append(job.id)
+        else:
+            job.status = PENDING
+            report.requeued.append(job.id)
 
 
 def _expired(now: datetime) -> Select:
@@ -299,7 +371,7 @@ def _expired(now: datetime) -> Select:
 
 
 def _count_failure(session: Session, agent_id: str) -> None:
-    count_job(session, agent_id, "jobs_failed")
+    note_agent(session, agent_id, jobs_failed=1)
 
 
 # ---- reads ---------------------------------------------------------------------------

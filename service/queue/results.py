@@ -15,18 +15,20 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from latency_tables.db import utcnow, write_transaction
-from latency_tables.store import StoredSignature, add_model_measurement, upsert_entry
-from service.db.agents import AgentIdentity, count_job, mark_seen
+from latency_tables.store import StoredSignature, TableEntry, add_model_measurement, lookup_entries, upsert_entry
+from service.db.agents import AgentIdentity, note_agent
 from service.db.models import DONE, FAILED, Job
-from service.queue.errors import InvalidResult
-from service.queue.jobs import job_for_agent, not_held_error
+from service.queue.errors import InvalidResult, JobNotFound, QueueError
+from service.queue.jobs import check_profile, jobs_for_agent, not_held_error
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,15 @@ class RecordOutcome:
     entry_written: bool  # a new table entry / model measurement was stored
 
 
+@dataclass(frozen=True)
+class ReportOutcome:
+    """One result of a batch report: recorded (outcome) or refused (error), never both."""
+
+    job_id: str
+    outcome: RecordOutcome | None = None
+    error: QueueError | None = None
+
+
 def record_result(
     session: Session,
     job_id: str,
@@ -80,37 +91,85 @@ def record_result(
     result: ResultValues,
     now: datetime | None = None,
 ) -> RecordOutcome:
-    result.check()
-    now = now or utcnow()
-    with write_transaction(session):
-        job = job_for_agent(session, job_id, agent)
-        if agent.id not in job.lessees:
-            raise not_held_error(job, agent)
-        mark_seen(session, agent.id, now)
-        if _has_result(job):
-            same = result.same_as(job)
-            return RecordOutcome(job, accepted=False, conflict=not same, entry_written=False)
+    """One result; raises the QueueError that refused it."""
+    (report,) = record_results(session, agent, [(job_id, result)], now)
+    if report.error is not None:
+        raise report.error
+    assert report.outcome is not None
+    return report.outcome
 
-        entry_written = False
-        if result.error is not None:
-            job.status = FAILED
-            job.failure_reason = f"agent {agent.id} could not measure it: {result.error}"
-            count_job(session, agent.id, "jobs_failed")
-        else:
-            job.status = DONE
-            job.failure_reason = None
-            entry_written = _store_measurement(session, job, agent, result, now)
-            count_job(session, agent.id, "jobs_done")
-        job.result_median = result.median
-        job.result_spread = result.stored_spread()
-        job.result_n = result.n
-        job.result_error = result.error
-        job.result_details_json = json.dumps(result.details) if result.details else None
-        job.result_agent_id = agent.id
-        job.leased_by = None
-        job.lease_expires_at = None
-        job.finished_at = now
-    return RecordOutcome(job, accepted=True, conflict=False, entry_written=entry_written)
+
+def record_results(
+    session: Session,
+    agent: AgentIdentity,
+    reports: Sequence[tuple[str, ResultValues]],
+    now: datetime | None = None,
+) -> list[ReportOutcome]:
+    """The results of a lease, in one write transaction, each by the rules above: one
+    outcome per report, in order. A refused result (unknown job, not this agent's,
+    invalid numbers) does not stop the others; a job reported twice in one batch is
+    recorded once (the second is the idempotent repeat)."""
+    now = now or utcnow()
+    invalid: dict[int, QueueError] = {}
+    for index, (_, values) in enumerate(reports):
+        try:
+            values.check()
+        except InvalidResult as exc:
+            invalid[index] = exc
+    outcomes: list[ReportOutcome] = []
+    with write_transaction(session):
+        jobs = jobs_for_agent(session, [job_id for i, (job_id, _) in enumerate(reports) if i not in invalid])
+        done = failed = 0
+        measured: list[tuple[Job, ResultValues]] = []
+        for index, (job_id, values) in enumerate(reports):
+            if index in invalid:
+                outcomes.append(ReportOutcome(job_id, error=invalid[index]))
+                continue
+            job = jobs.get(job_id)
+            try:
+                if job is None:
+                    raise JobNotFound(job_id)
+                check_profile(job, agent)
+                if agent.id not in job.lessees:
+                    raise not_held_error(job, agent)
+            except QueueError as exc:
+                outcomes.append(ReportOutcome(job_id, error=exc))
+                continue
+            if _has_result(job):
+                same = values.same_as(job)
+                outcomes.append(ReportOutcome(job_id, RecordOutcome(job, False, not same, False)))
+                continue
+            if values.error is not None:
+                job.status = FAILED
+                job.failure_reason = f"agent {agent.id} could not measure it: {values.error}"
+                failed += 1
+            else:
+                job.status = DONE
+                job.failure_reason = None
+                measured.append((job, values))
+                done += 1
+            _set_result(job, agent, values, now)
+            outcomes.append(ReportOutcome(job_id, RecordOutcome(job, True, False, False)))
+        written = _store_measurements(session, measured, agent, now)
+        note_agent(session, agent.id, seen_at=now, jobs_done=done, jobs_failed=failed)
+    return [
+        ReportOutcome(o.job_id, replace(o.outcome, entry_written=True))
+        if o.outcome is not None and o.outcome.accepted and o.job_id in written
+        else o
+        for o in outcomes
+    ]
+
+
+def _set_result(job: Job, agent: AgentIdentity, values: ResultValues, now: datetime) -> None:
+    job.result_median = values.median
+    job.result_spread = values.stored_spread()
+    job.result_n = values.n
+    job.result_error = values.error
+    job.result_details_json = json.dumps(values.details) if values.details else None
+    job.result_agent_id = agent.id
+    job.leased_by = None
+    job.lease_expires_at = None
+    job.finished_at = now
 
 
 def _has_result(job: Job) -> bool:
@@ -118,35 +177,80 @@ def _has_result(job: Job) -> bool:
     return job.status == DONE or job.result_agent_id is not None
 
 
-def _store_measurement(session: Session, job: Job, agent: AgentIdentity, result: ResultValues, now: datetime) -> bool:
-    assert result.median is not None and result.n is not None
-    spread = result.stored_spread() or 0.0
-    if job.kind == "layer":
-        assert job.signature_digest is not None and job.signature_json is not None
-        _, written = upsert_entry(
-            session,
-            profile_id=job.profile_id,
-            metric=job.metric,
-            signature=StoredSignature(job.signature_digest, job.signature_json),
-            median=result.median,
-            spread=spread,
-            n=result.n,
-            agent_id=agent.id,
-            measured_at=now,
-        )
-        return written
-    assert job.model_sha256 is not None
+def _store_measurements(
+    session: Session, measured: Sequence[tuple[Job, ResultValues]], agent: AgentIdentity, now: datetime
+) -> set[str]:
+    """Table entries (layer jobs) and model measurements of the accepted results: the ids
+    of the jobs whose entry this call wrote (first result wins, as upsert_entry)."""
+    written: set[str] = set()
+    layers: dict[tuple[str, str], dict[str, tuple[Job, ResultValues]]] = {}
+    for job, values in measured:
+        if job.kind == "layer":
+            assert job.signature_digest is not None
+            layers.setdefault((job.profile_id, job.metric), {}).setdefault(job.signature_digest, (job, values))
+        else:
+            _add_model_measurement(session, job, agent, values, now)
+            written.add(job.id)
+    for (profile_id, metric), by_digest in layers.items():
+        existing = lookup_entries(session, profile_id, metric, by_digest)
+        new = {digest: item for digest, item in by_digest.items() if digest not in existing}
+        try:
+            with session.begin_nested():  # one savepoint for the batch, not one per entry
+                session.add_all(_entry(job, values, agent, now) for job, values in new.values())
+            written.update(job.id for job, _ in new.values())
+        except IntegrityError:
+            # Another writer stored some of these meanwhile: theirs were first; one by one.
+            for job, values in new.values():
+                if _upsert_layer_entry(session, job, agent, values, now):
+                    written.add(job.id)
+    return written
+
+
+def _entry(job: Job, values: ResultValues, agent: AgentIdentity, now: datetime) -> TableEntry:
+    assert job.signature_digest is not None and job.signature_json is not None
+    assert values.median is not None and values.n is not None
+    return TableEntry(
+        profile_id=job.profile_id,
+        metric=job.metric,
+        signature_digest=job.signature_digest,
+        signature_json=job.signature_json,
+        median=float(values.median),
+        spread=float(values.stored_spread() or 0.0),
+        n=int(values.n),
+        agent_id=agent.id,
+        measured_at=now,
+    )
+
+
+def _upsert_layer_entry(session: Session, job: Job, agent: AgentIdentity, values: ResultValues, now: datetime) -> bool:
+    assert job.signature_digest is not None and job.signature_json is not None
+    assert values.median is not None and values.n is not None
+    _, written = upsert_entry(
+        session,
+        profile_id=job.profile_id,
+        metric=job.metric,
+        signature=StoredSignature(job.signature_digest, job.signature_json),
+        median=values.median,
+        spread=values.stored_spread() or 0.0,
+        n=values.n,
+        agent_id=agent.id,
+        measured_at=now,
+    )
+    return written
+
+
+def _add_model_measurement(session: Session, job: Job, agent: AgentIdentity, values: ResultValues, now: datetime) -> None:
+    assert job.model_sha256 is not None and values.median is not None and values.n is not None
     add_model_measurement(
         session,
         profile_id=job.profile_id,
         metric=job.metric,
         model_sha256=job.model_sha256,
-        measured=result.median,
-        spread=spread,
-        n=result.n,
+        measured=values.median,
+        spread=values.stored_spread() or 0.0,
+        n=values.n,
         estimated=job.estimated,
         raw_sum=job.raw_sum,
         agent_id=agent.id,
         measured_at=now,
     )
-    return True

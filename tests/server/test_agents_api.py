@@ -20,6 +20,7 @@ from latency_tables.protocol import (
     register_path,
     release_path,
     result_path,
+    results_path,
 )
 from service.queue import requeue_expired
 from tests.server.conftest import AGENT_TOKEN, LiveServer
@@ -185,6 +186,37 @@ def test_late_result_after_expiry_is_accepted_once(
     assert [e["median"] for e in entries(client, agent.profile_id)] == [2.5]
 
 
+def test_a_lease_of_eight_reported_in_one_request(
+    client: httpx.Client, agent: RegistrationReply, dev: DeviceDescription
+) -> None:
+    lookup(client, agent.profile_id, [conv(c) for c in range(1, 11)])
+    jobs = lease(client, agent, max_jobs=8)
+    assert len(jobs) == 8
+    other = register(client, "agent-b", dev)
+    [foreign] = lease(client, other, max_jobs=1)
+    body = {
+        "results": [
+            *({"job_id": job["id"], **GOOD, "median": float(i + 1)} for i, job in enumerate(jobs)),
+            {"job_id": "nope", **GOOD},
+            {"job_id": foreign["id"], **GOOD},
+        ]
+    }
+    response = client.post(results_path(agent.agent_id), json=body, headers=bearer(agent))
+    assert response.status_code == 200, response.text
+    replies = response.json()["results"]
+    assert [r["job_id"] for r in replies] == [item["job_id"] for item in body["results"]]
+    assert all((r["status"], r["accepted"], r["error"]) == ("done", True, None) for r in replies[:8])
+    assert replies[8]["error"]["status"] == 404 and "no job 'nope'" in replies[8]["error"]["detail"]
+    assert replies[9]["error"]["status"] == 409 and "never leased to agent" in replies[9]["error"]["detail"]
+    assert sorted(e["median"] for e in entries(client, agent.profile_id)) == [float(i) for i in range(1, 9)]
+
+    again = client.post(results_path(agent.agent_id), json=body, headers=bearer(agent))  # a retried request
+    assert [(r["accepted"], r["conflict"]) for r in again.json()["results"][:8]] == [(False, False)] * 8
+    assert len(entries(client, agent.profile_id)) == 8
+    own = client.post(results_path(other.agent_id), json={"results": [{"job_id": foreign["id"], **GOOD}]}, headers=bearer(other))
+    assert own.json()["results"][0]["accepted"] is True  # a's refused report left b's job alone
+
+
 # ---- bad input: each a 4xx with a message, nothing written, server still serving ----
 
 
@@ -347,3 +379,19 @@ def test_error_result_fails_the_job(client: httpx.Client, agent: RegistrationRep
     status = client.get(f"/v1/jobs/{job['id']}", headers={"Authorization": f"Bearer {live_server.settings.api_token}"})
     assert "op not buildable" in status.json()["failure_reason"]
     assert entries(client, agent.profile_id) == []
+
+
+def test_batch_report_for_another_agent_or_malformed(
+    client: httpx.Client, agent: RegistrationReply, dev: DeviceDescription
+) -> None:
+    job = leased_job(client, agent)
+    other = register(client, "agent-b", dev)
+    body = {"results": [{"job_id": job["id"], **GOOD}]}
+    wrong_path = client.post(results_path(other.agent_id), json=body, headers=bearer(agent))
+    assert wrong_path.status_code == 403 and f"belongs to agent {agent.agent_id}" in wrong_path.json()["detail"]
+    empty = client.post(results_path(agent.agent_id), json={"results": []}, headers=bearer(agent))
+    assert empty.status_code == 422 and "results" in empty.json()["detail"]
+    no_numbers = client.post(results_path(agent.agent_id), json={"results": [{"job_id": job["id"]}]}, headers=bearer(agent))
+    assert no_numbers.status_code == 422 and "median" in no_numbers.json()["detail"]
+    assert entries(client, agent.profile_id) == []
+    assert_still_serving(client, agent)

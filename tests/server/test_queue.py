@@ -1,4 +1,4 @@
-"""The job queue on SQLite and PostgreSQL: merging, atomic claims, expiry, idempotent results, release."""
+"""The job queue on SQLite and PostgreSQL: merging, atomic claims, expiry, idempotent results (one or a batch), release."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from service.db.agents import AgentIdentity, register_agent
 from service.db.models import Agent, Job
 from service.db.session import Database
 from service.queue import (
+    InvalidResult,
     JobConflict,
     JobNotFound,
     LeaseExpired,
@@ -24,7 +25,9 @@ from service.queue import (
     enqueue_model_job,
     get_job,
     heartbeat,
+    lease_jobs,
     record_result,
+    record_results,
     release_job,
     requeue_expired,
 )
@@ -253,3 +256,108 @@ def test_release_returns_the_job_without_counting_an_attempt(db_session: Session
     assert release_job(db_session, job_id, a)[1] is False  # again: harmless no-op
     [same] = claim_jobs(db_session, b.profile_id, b.id, 1, lease_seconds=LEASE)
     assert same.id == job_id and same.attempt == 1
+
+
+def test_a_lease_round_records_contact_sweeps_and_claims_in_one(db_session: Session) -> None:
+    a, b = agent(db_session, "a"), agent(db_session, "b")
+    expiring = list(enqueue(db_session, a.profile_id, [8]).values())
+    now = utcnow()
+    claim_jobs(db_session, a.profile_id, a.id, 1, lease_seconds=LEASE, now=now)
+    waiting = enqueue(db_session, a.profile_id, [9, 10])
+    later = now + timedelta(seconds=LEASE + 1)
+
+    lease = lease_jobs(db_session, b, 8, lease_seconds=LEASE, record_contact=True, now=later)
+    assert lease.requeued == expiring  # a's lease expired on the way: back in the queue, claimed at once
+    assert sorted(job.id for job in lease.jobs) == sorted([*expiring, *waiting.values()])
+    assert {job.leased_by for job in lease.jobs} == {b.id}
+    with db_session.begin():
+        seen = db_session.get(Agent, b.id, populate_existing=True)
+        assert seen.last_heartbeat_at == later and seen.jobs_failed == 0
+        assert db_session.get(Agent, a.id, populate_existing=True).jobs_failed == 1
+
+
+def test_an_idle_lease_round_records_contact_only_when_asked(db_session: Session) -> None:
+    a = agent(db_session, "a")
+    then = utcnow() + timedelta(minutes=5)
+    assert lease_jobs(db_session, a, 8, lease_seconds=LEASE, record_contact=False, now=then).jobs == []
+    with db_session.begin():
+        assert db_session.get(Agent, a.id, populate_existing=True).last_heartbeat_at < then
+    assert lease_jobs(db_session, a, 8, lease_seconds=LEASE, record_contact=True, now=then).jobs == []
+    with db_session.begin():
+        assert db_session.get(Agent, a.id, populate_existing=True).last_heartbeat_at == then
+
+
+def test_a_batch_report_records_each_result_by_the_one_job_rules(db_session: Session) -> None:
+    a, b = agent(db_session, "a"), agent(db_session, "b")
+    enqueue(db_session, a.profile_id, [8, 9, 10, 11])
+    enqueue_model_job(db_session, a.profile_id, "latency_ms", "cd" * 32, raw_sum=1.0, estimated=2.0, max_attempts=3)
+    jobs = [job.id for job in claim_jobs(db_session, a.profile_id, a.id, 5, lease_seconds=LEASE)]
+    model = next(job_id for job_id in jobs if get_job_kind(db_session, job_id) == "model")
+    layers = [job_id for job_id in jobs if job_id != model]
+    enqueue(db_session, a.profile_id, [12])
+    [foreign] = [job.id for job in claim_jobs(db_session, b.profile_id, b.id, 1, lease_seconds=LEASE)]
+
+    reports = [
+        (layers[0], ResultValues(median=1.0, spread=0.1, n=5)),
+        (layers[1], ResultValues(median=2.0, n=5)),
+        (layers[0], ResultValues(median=1.0, spread=0.1, n=5)),  # the same again in one batch
+        (layers[2], ResultValues(error="op not supported")),
+        (layers[3], ResultValues(median=-1.0, n=5)),  # invalid: refused, the others still count
+        (model, ResultValues(median=7.0, spread=0.01, n=30)),
+        ("no-such-job", ResultValues(median=1.0, n=1)),
+        (foreign, ResultValues(median=1.0, n=1)),  # b's job
+    ]
+    outcomes = record_results(db_session, a, reports)
+    assert [o.job_id for o in outcomes] == [job_id for job_id, _ in reports]
+    summary = [
+        (o.outcome.accepted, o.outcome.conflict, o.outcome.entry_written, o.outcome.job.status) if o.outcome else type(o.error)
+        for o in outcomes
+    ]
+    assert summary == [
+        (True, False, True, "done"),
+        (True, False, True, "done"),
+        (False, False, False, "done"),
+        (True, False, False, "failed"),
+        InvalidResult,
+        (True, False, True, "done"),
+        JobNotFound,
+        JobConflict,
+    ]
+    assert "'median' must be a finite number >= 0" in str(outcomes[4].error)
+    assert "never leased to agent" in str(outcomes[7].error)
+
+    with db_session.begin():
+        entries = {e.signature_json: (e.median, e.spread, e.agent_id) for e in store.list_entries(db_session, a.profile_id)}
+        assert sorted(entries.values()) == [(1.0, 0.1, a.id), (2.0, 0.0, a.id)]
+        [m] = store.list_measurements(db_session, a.profile_id)
+        assert (m.measured, m.estimated) == (7.0, 2.0)
+        counted = db_session.get(Agent, a.id, populate_existing=True)
+        assert (counted.jobs_done, counted.jobs_failed) == (3, 1)
+        assert get_job(db_session, layers[3]).status == "leased"  # the refused result changed nothing
+        assert get_job(db_session, foreign).status == "leased"
+
+    # The whole report again (a retried request): nothing changes, nothing conflicts.
+    again = record_results(db_session, a, reports[:2])
+    assert [(o.outcome.accepted, o.outcome.conflict) for o in again] == [(False, False), (False, False)]
+    assert entry_count(db_session, a.profile_id) == 2
+
+
+def test_a_batch_report_keeps_a_table_entry_another_writer_stored_first(db_session: Session) -> None:
+    a = agent(db_session, "a")
+    enqueue(db_session, a.profile_id, [8, 9])
+    jobs = claim_jobs(db_session, a.profile_id, a.id, 2, lease_seconds=LEASE)
+    first = jobs[0]
+    with write_transaction(db_session):  # e.g. a table import measured the same layer meanwhile
+        store.upsert_entry(
+            db_session, profile_id=a.profile_id, metric="latency_ms",
+            signature=store.StoredSignature(first.signature_digest, first.signature_json), median=9.0, spread=0.0, n=1,
+        )
+    outcomes = record_results(db_session, a, [(job.id, ResultValues(median=1.0, n=3)) for job in jobs])
+    assert [(o.outcome.accepted, o.outcome.entry_written) for o in outcomes] == [(True, False), (True, True)]
+    with db_session.begin():
+        assert sorted(e.median for e in store.list_entries(db_session, a.profile_id)) == [1.0, 9.0]
+
+
+def get_job_kind(session: Session, job_id: str) -> str:
+    with session.begin():
+        return get_job(session, job_id).kind
