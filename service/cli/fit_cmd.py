@@ -72,7 +72,7 @@ class StepPrinter:
         self.baseline = 0.0
 
     def __call__(self, event: dict[str, Any]) -> None:
-        from service.cli.progress_view import format_cost
+        from service.cli.progress_view import fit_step_text, format_cost
 
         kind = event["event"]
         if kind == "baseline_measured":
@@ -81,9 +81,7 @@ class StepPrinter:
                   f"{format_cost(event['budget_cost'])} {self.metric} "
                   f"({_percent(event['budget_cost'], self.baseline)} of the input)", flush=True)
         elif kind == "fit_step":
-            print(f"step {event['step']}: {event['group']} {event['channels_before']} -> {event['channels']} "
-                  f"channels: {format_cost(event['cost'])} {self.metric} "
-                  f"({_percent(event['cost'], self.baseline)})", flush=True)
+            print(fit_step_text(event, self.baseline, self.metric), flush=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -48,10 +48,14 @@ class RunProgressView:
         kind = event["event"]
         if kind == "baseline_measured":
             self.baseline, self.budget = event["cost"], event["budget_cost"]
+            accuracy = event.get("holdout_accuracy")  # None for a fit run: it reads no data
             self.say(
                 f"baseline cost {format_cost(event['cost'])}, budget {format_cost(event['budget_cost'])} "
-                f"({self._ratio(event['budget_cost'])}), holdout accuracy {event['holdout_accuracy']:.4f}"
+                f"({self._ratio(event['budget_cost'])})"
+                + (f", holdout accuracy {accuracy:.4f}" if accuracy is not None else "")
             )
+        elif kind == "fit_step":
+            self.say(fit_step_text(event, self.baseline))
         elif kind == "iteration_started":
             self.progress.update(
                 self.task,
@@ -106,22 +110,37 @@ def format_cost(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
+def fit_step_text(event: dict[str, Any], baseline: float | None, unit: str = "") -> str:
+    """One measured channel step of a fit (a `fit_step` event)."""
+    share = f" ({event['cost'] / baseline:.1%})" if baseline else ""
+    return (f"step {event['step']}: {event['group']} {event['channels_before']} -> {event['channels']} "
+            f"channels: {format_cost(event['cost'])}{' ' + unit if unit else ''}{share}")
+
+
+def _accuracy(value: float | None) -> str:
+    return f"{value:.4f}" if value is not None else ""
+
+
 def print_summary(console: Console, report: dict[str, Any], out_dir: Path | None = None) -> None:
     s = report["summary"]
     base, final = s["baseline_cost"], s["final_cost"]
-    table = Table(title=f"NetAdapt ({report['metric']}) - {s['stop_reason']}")
+    method = "Fit" if report.get("method") == "fit" else "NetAdapt"
+    table = Table(title=f"{method} ({report['metric']}) - {s['stop_reason']}")
     for col in ("", "cost", "of baseline", "holdout acc", "test acc"):
         table.add_column(col, justify="right")
     baseline_test = report.get("baseline_test_accuracy")
-    table.add_row("baseline", format_cost(base), "100.0%", f"{s['baseline_holdout_accuracy']:.4f}",
-                  f"{baseline_test:.4f}" if baseline_test is not None else "")
+    table.add_row("baseline", format_cost(base), "100.0%", _accuracy(s["baseline_holdout_accuracy"]),
+                  _accuracy(baseline_test))
     for it in report["iterations"]:
         kept = it["kept"]
         table.add_row(f"iter {it['index']}: {kept['group']} -> {kept['channels']}",
                       format_cost(kept['cost']), f"{kept['cost'] / base:.1%}",
                       f"{kept['holdout_accuracy']:.4f}", "")
-    table.add_row("final", format_cost(final), f"{final / base:.1%}", f"{s['final_holdout_accuracy']:.4f}",
-                  f"{s['test_accuracy']:.4f}" if s["test_accuracy"] is not None else "")
+    if method == "Fit":
+        steps = report["fit"]["steps"][1:]
+        table.add_row(f"fit: {len(steps)} channel step(s)", "", "", "", "")
+    table.add_row("final", format_cost(final), f"{final / base:.1%}", _accuracy(s["final_holdout_accuracy"]),
+                  _accuracy(s["test_accuracy"]))
     console.print(table)
     if out_dir is not None:
         console.print(f"wrote {out_dir}/history.json, {out_dir}/final.keras, {out_dir}/final.tflite")

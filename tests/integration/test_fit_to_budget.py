@@ -18,6 +18,9 @@ from tests.helpers.cli import run_cli
 from tests.helpers.server_process import API_HEADERS, ServerProcess
 from tests.server.conftest import API_TOKEN
 
+# A real server with its embedded agent, two run workers and a CLI fit: minutes, not seconds.
+pytestmark = pytest.mark.slow
+
 # Latency is fitted to 85% of the input's: a few channel steps of 16 on the demo-sized
 # digits CNN (32x32 input), a handful of measurements.
 LATENCY_FIT = {"metric": "latency_ms", "budget": 0.85, "engine": {"channel_step": 16}, "method": "fit"}
@@ -123,6 +126,12 @@ def test_rest_fit_run_on_a_device_finishes_within_the_measured_budget(api, profi
     last = max(measurements(api, profile), key=lambda m: m["measured_at"])
     assert last["model_sha256"] == hashlib.sha256(tflite).hexdigest()
     assert last["measured"] == fit["cost"]
+
+    # `netadapt runs wait` replays the run: one line per step, then the result table.
+    shown = run_cli("runs", "wait", run["id"], "--server", api.base_url, "--api-token", API_TOKEN)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.count("step ") == len(fit["steps"]) - 1
+    assert "Fit (latency_ms) - budget_met" in shown.stdout
 
     # The dashboard's run page charts the fitted channels (dev-mode server: pages are open).
     page = httpx.get(f"{api.base_url}/runs/{run['id']}", timeout=30)
