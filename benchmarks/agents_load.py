@@ -1,12 +1,14 @@
-"""Many device agents against one server: results per second and lease latency.
+"""Many device agents against one or more servers: results per second and lease latency.
 
-Starts the real server (`netadapt serve`, its own process) on 127.0.0.1 with a fresh
-database, enqueues measurement jobs through the API, then lets N simulated agents drain
-them: each agent is a real HTTP client (its own registration and secret) that leases
-jobs, and reports a result for each with the idempotent PUT, until the queue is empty.
-All agents measure one device profile, so they compete for the same queue (the claim
-path under contention is what is measured). Agents do no measuring: the figures are the
-server's and the database's.
+Starts the real server (`netadapt serve`, its own process; `--servers N`: N processes on
+one database, on ports of their own, as on N hosts) on 127.0.0.1 with a fresh database,
+enqueues measurement jobs through the API, then lets simulated agents drain them: each
+agent is a real HTTP client (its own registration and secret, agent i talks to server
+i mod N) that leases up to `--max-jobs` jobs at a time and reports their results, all in
+one request (`--report batch`, what the device agent does) or one idempotent PUT per job
+(`--report per-job`), until the queue is empty. All agents measure one device profile,
+so they compete for the same queue (the claim path under contention is what is
+measured). Agents do no measuring: the figures are the servers' and the database's.
 
 Afterwards the database is read directly to check that nothing was lost: every job is
 done exactly once (one accepted result, one table entry, status done). A job leased
@@ -15,6 +17,11 @@ protocol hands it out again); the run counts them ("re-leased").
 
     .venv/bin/python benchmarks/agents_load.py                      # N = 10, 50, 200, both DBs
     .venv/bin/python benchmarks/agents_load.py --agents 50 --databases postgresql
+    .venv/bin/python benchmarks/agents_load.py --agents 50 --max-jobs 8 --servers 2 --databases postgresql
+    .venv/bin/python benchmarks/agents_load.py ... --py-spy server.folded   # where the server's CPU goes
+
+`--py-spy FILE` samples the (first) server with py-spy (pip install py-spy) while the
+agents run and writes collapsed stacks to FILE (one line per stack and its count).
 
 PostgreSQL: the test cluster of scripts/setup_test_env.sh (or --postgres-url, a role
 that may CREATE DATABASE); a database is created per run and dropped after it. The
@@ -28,6 +35,7 @@ import asyncio
 import os
 import secrets
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -45,7 +53,7 @@ from sqlalchemy import create_engine, func, select, text
 
 from latency_tables import LayerSignature
 from latency_tables.db import make_engine, make_session_factory, normalize_url
-from latency_tables.protocol import lease_path, register_path, result_path
+from latency_tables.protocol import lease_path, register_path, result_path, results_path
 from latency_tables.store import TableEntry
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://netadapt:netadapt@127.0.0.1:55432/netadapt_test"
@@ -112,9 +120,30 @@ class Server:
 
 
 @contextmanager
-def running_server(database_url: str, workdir: Path) -> Iterator[Server]:
-    port = free_port()
+def running_servers(database_url: str, workdir: Path, count: int) -> Iterator[list[Server]]:
+    """`count` server processes on one database and one data directory. The first starts
+    alone (it migrates the database), the others after it."""
     agent_token, api_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    servers: list[Server] = []
+    try:
+        for index in range(count):
+            servers.append(_start_server(database_url, workdir, index, agent_token, api_token))
+        for server in servers:
+            _wait_until_serving(server)
+        yield servers
+    finally:
+        for server in servers:
+            server.process.terminate()
+        for server in servers:
+            try:
+                server.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.process.kill()
+                server.process.wait()
+
+
+def _start_server(database_url: str, workdir: Path, index: int, agent_token: str, api_token: str) -> Server:
+    port = free_port()
     env = {
         **os.environ,
         "NETADAPT_DATABASE_URL": database_url,
@@ -124,33 +153,49 @@ def running_server(database_url: str, workdir: Path) -> Iterator[Server]:
         "NETADAPT_HOST": "127.0.0.1",
         "NETADAPT_PORT": str(port),
     }
-    log = workdir / "server.log"
+    log = workdir / f"server-{index}.log"
     with open(log, "wb") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "service.cli", "serve"], env=env, stdout=sink, stderr=subprocess.STDOUT
         )
     server = Server(f"http://127.0.0.1:{port}", agent_token, api_token, process, log)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server exited ({process.returncode}):\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{server.base_url}/openapi.json", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start in 60 s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.1)
-        yield server
-    finally:
-        process.terminate()
+    if index == 0:
+        _wait_until_serving(server)  # the schema exists before the others start
+    return server
+
+
+def _wait_until_serving(server: Server) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"the server exited ({server.process.returncode}):\n{server.log.read_text()[-3000:]}")
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            if httpx.get(f"{server.base_url}/openapi.json", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the server did not start in 60 s:\n{server.log.read_text()[-3000:]}")
+        time.sleep(0.1)
+
+
+@contextmanager
+def py_spy(pid: int, output: Path | None) -> Iterator[None]:
+    """Sample `pid` with py-spy (collapsed stacks to `output`) while the block runs."""
+    if output is None:
+        yield
+        return
+    binary = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    # --gil: only the thread holding the GIL, i.e. where the server's Python CPU goes.
+    command = [binary, "record", "--pid", str(pid), "--format", "raw", "--output", str(output), "--nonblocking", "--gil"]
+    recorder = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        yield
+    finally:
+        recorder.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+        _, errors = recorder.communicate(timeout=60)
+        if recorder.returncode not in (0, -signal.SIGINT) or not output.exists():
+            print(f"py-spy failed ({recorder.returncode}): {errors.decode(errors='replace')[-500:]}", file=sys.stderr)
 
 
 # ---- the agents -----------------------------------------------------------------------
@@ -175,14 +220,16 @@ class Shared:
     last_result: float = 0.0
 
 
-async def agent_loop(server: Server, name: str, shared: Shared, max_jobs: int, deadline: float) -> AgentStats:
+async def agent_loop(
+    server: Server, name: str, shared: Shared, max_jobs: int, report: str, deadline: float
+) -> AgentStats:
     """One agent: its own HTTP client and connection, as a real agent process has."""
     async with httpx.AsyncClient(base_url=server.base_url, timeout=120) as client:
-        return await _agent_work(client, server, name, shared, max_jobs, deadline)
+        return await _agent_work(client, server, name, shared, max_jobs, report, deadline)
 
 
 async def _agent_work(
-    client: httpx.AsyncClient, server: Server, name: str, shared: Shared, max_jobs: int, deadline: float
+    client: httpx.AsyncClient, server: Server, name: str, shared: Shared, max_jobs: int, report: str, deadline: float
 ) -> AgentStats:
     stats = AgentStats()
     reply = await client.post(register_path(), json={"token": server.agent_token, "name": name, "device": DEVICE})
@@ -210,34 +257,54 @@ async def _agent_work(
         stats.lease_seconds.append(time.perf_counter() - started)
         if shared.first_lease is None:
             shared.first_lease = started
+        results = []
         for job in jobs:
             stats.leased.append(job["id"])
-            put_started = time.perf_counter()
-            body = {"median": 1.0 + len(stats.leased), "spread": 0.0, "n": 3}
-            for attempt in range(3):  # the PUT is idempotent: a dropped connection is retried
-                try:
-                    result = await client.put(result_path(job["id"]), json=body, headers=headers)
-                    break
-                except httpx.TransportError:
-                    stats.transport_errors += 1
-                    if attempt == 2:
-                        raise
-            result.raise_for_status()
-            stats.result_seconds.append(time.perf_counter() - put_started)
-            if result.json()["accepted"]:
-                stats.accepted.append(job["id"])
+            results.append((job["id"], {"median": 1.0 + len(stats.leased), "spread": 0.0, "n": 3}))
+        if report == "batch":
+            body = {"results": [{"job_id": job_id, **values} for job_id, values in results]}
+            replies = (await _idempotent(client, "POST", results_path(agent_id), body, headers, stats)).json()["results"]
+        else:
+            replies = [
+                (await _idempotent(client, "PUT", result_path(job_id), values, headers, stats)).json()
+                for job_id, values in results
+            ]
+        for (job_id, _), answer in zip(results, replies, strict=True):
+            if answer["accepted"]:
+                stats.accepted.append(job_id)
                 shared.finished += 1
-            shared.last_result = time.perf_counter()
+        shared.last_result = time.perf_counter()
     return stats
 
 
-async def drive(server: Server, agents: int, jobs: int, max_jobs: int, time_limit: float) -> tuple[str, list[AgentStats], Shared]:
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as client:
-        api = {"Authorization": f"Bearer {server.api_token}"}
+async def _idempotent(
+    client: httpx.AsyncClient, method: str, path: str, body: dict, headers: dict, stats: AgentStats
+) -> httpx.Response:
+    """A result report, retried on a dropped connection (reports are idempotent)."""
+    started = time.perf_counter()
+    for attempt in range(3):
+        try:
+            response = await client.request(method, path, json=body, headers=headers)
+            break
+        except httpx.TransportError:
+            stats.transport_errors += 1
+            if attempt == 2:
+                raise
+    response.raise_for_status()
+    stats.result_seconds.append(time.perf_counter() - started)
+    return response
+
+
+async def drive(
+    servers: list[Server], agents: int, jobs: int, max_jobs: int, report: str, time_limit: float, spy_output: Path | None
+) -> tuple[str, list[AgentStats], Shared]:
+    first = servers[0]
+    async with httpx.AsyncClient(base_url=first.base_url, timeout=60) as client:
+        api = {"Authorization": f"Bearer {first.api_token}"}
         # One agent registers first so the profile exists, then the jobs are enqueued.
         shared = Shared(total=jobs)
         deadline = time.monotonic() + time_limit
-        reply = await client.post(register_path(), json={"token": server.agent_token, "name": "setup", "device": DEVICE})
+        reply = await client.post(register_path(), json={"token": first.agent_token, "name": "setup", "device": DEVICE})
         reply.raise_for_status()
         profile_id = reply.json()["profile_id"]
         for start in range(0, jobs, 1000):
@@ -246,9 +313,13 @@ async def drive(server: Server, agents: int, jobs: int, max_jobs: int, time_limi
                 f"/v1/profiles/{profile_id}/lookup", json={"metric": "latency_ms", "signatures": chunk}, headers=api
             )
             enqueued.raise_for_status()
-        stats = await asyncio.gather(
-            *(agent_loop(server, f"load-agent-{i}", shared, max_jobs, deadline) for i in range(agents))
-        )
+        with py_spy(first.process.pid, spy_output):  # the agents' part only, not start-up and enqueueing
+            stats = await asyncio.gather(
+                *(
+                    agent_loop(servers[i % len(servers)], f"load-agent-{i}", shared, max_jobs, report, deadline)
+                    for i in range(agents)
+                )
+            )
     return profile_id, list(stats), shared
 
 
@@ -304,18 +375,31 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_one(kind: str, agents: int, jobs: int, max_jobs: int, postgres_url: str, time_limit: float) -> dict:
-    workdir = Path(tempfile.mkdtemp(prefix=f"agents-load-{kind}-{agents}-"))
+@dataclass(frozen=True)
+class Config:
+    db: str
+    agents: int
+    jobs: int
+    max_jobs: int
+    servers: int
+    report: str
+
+
+def run_one(config: Config, postgres_url: str, time_limit: float, spy_output: Path | None = None) -> dict:
+    workdir = Path(tempfile.mkdtemp(prefix=f"agents-load-{config.db}-{config.agents}-"))
+    load_before = os.getloadavg()[0]
     try:
-        with fresh_database(kind, workdir, postgres_url) as url, running_server(url, workdir) as server:
-            cpu_before = cpu_seconds(server.process.pid)
-            profile_id, stats, shared = asyncio.run(drive(server, agents, jobs, max_jobs, time_limit))
-            server_cpu = cpu_seconds(server.process.pid) - cpu_before
-            problems = check_exactly_once(url, profile_id, jobs, stats)
+        with fresh_database(config.db, workdir, postgres_url) as url, running_servers(url, workdir, config.servers) as servers:
+            pids = [server.process.pid for server in servers]
+            cpu_before = sum(cpu_seconds(pid) for pid in pids)
+            profile_id, stats, shared = asyncio.run(
+                drive(servers, config.agents, config.jobs, config.max_jobs, config.report, time_limit, spy_output)
+            )
+            server_cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
+            problems = check_exactly_once(url, profile_id, config.jobs, stats)
     except BaseException:
-        log = workdir / "server.log"
-        if log.exists():
-            print(f"server log (last lines):\n{log.read_text()[-4000:]}", file=sys.stderr)
+        for log in sorted(workdir.glob("server-*.log")):
+            print(f"{log.name} (last lines):\n{log.read_text()[-4000:]}", file=sys.stderr)
         raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -323,19 +407,18 @@ def run_one(kind: str, agents: int, jobs: int, max_jobs: int, postgres_url: str,
     leases = [s for a in stats for s in a.lease_seconds]
     puts = [s for a in stats for s in a.result_seconds]
     return {
-        "db": kind,
-        "agents": agents,
-        "jobs": jobs,
+        "config": config,
         "seconds": elapsed,
-        "results_per_s": jobs / elapsed if elapsed > 0 else float("nan"),
+        "results_per_s": config.jobs / elapsed if elapsed > 0 else float("nan"),
         "lease_p50_ms": 1000 * statistics.median(leases),
         "lease_p99_ms": 1000 * percentile(leases, 0.99),
-        "put_p99_ms": 1000 * percentile(puts, 0.99),
+        "report_p99_ms": 1000 * percentile(puts, 0.99),
         "empty_leases": sum(a.empty_leases for a in stats),
         "transport_errors": sum(a.transport_errors for a in stats),
         "re_leased": sum(len(a.leased) for a in stats) - len({j for a in stats for j in a.leased}),
-        "server_cpu_ms_per_result": 1000 * server_cpu / jobs,
+        "server_cpu_ms_per_result": 1000 * server_cpu / config.jobs,
         "agents_with_work": sum(1 for a in stats if a.leased),
+        "load": (load_before, os.getloadavg()[0]),
         "problems": problems,
     }
 
@@ -344,10 +427,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--agents", type=int, nargs="+", default=[10, 50, 200])
     parser.add_argument("--databases", nargs="+", choices=("sqlite", "postgresql"), default=["sqlite", "postgresql"])
+    parser.add_argument("--servers", type=int, nargs="+", default=[1], help="server processes on the one database")
     parser.add_argument("--jobs-per-agent", type=int, default=5, help="jobs = max(--min-jobs, this x agents)")
     parser.add_argument("--min-jobs", type=int, default=500)
     parser.add_argument("--max-jobs", type=int, default=1, help="jobs per lease (the device agent's default is 8)")
+    parser.add_argument(
+        "--report", nargs="+", choices=("batch", "per-job"), default=["batch"],
+        help="results in one request per lease (the device agent) or one PUT per job (agents before batches)",
+    )
     parser.add_argument("--time-limit", type=float, default=300, help="seconds one configuration may take")
+    parser.add_argument("--py-spy", type=Path, default=None, help="write the first server's collapsed stacks here")
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get("NETADAPT_TEST_POSTGRES_URL") or DEFAULT_POSTGRES_URL,
@@ -355,23 +444,29 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    print(f"{len(os.sched_getaffinity(0))} cores; server: 1 uvicorn process; agents: one asyncio client process; "
+    print(f"{len(os.sched_getaffinity(0))} cores; each server one uvicorn process; agents: one asyncio client process; "
           f"{args.max_jobs} job(s) per lease")
-    header = (f"{'db':<11}{'agents':>7}{'jobs':>7}{'seconds':>9}{'results/s':>11}{'lease p50 ms':>14}"
-              f"{'lease p99 ms':>14}{'PUT p99 ms':>12}{'server CPU ms/result':>22}{'re-leased':>11}  done exactly once")
+    header = (f"{'db':<11}{'servers':>8}{'report':>8}{'agents':>7}{'jobs':>7}{'seconds':>9}{'results/s':>11}"
+              f"{'lease p50 ms':>14}{'lease p99 ms':>14}{'report p99 ms':>15}{'server CPU ms/result':>22}"
+              f"{'re-leased':>11}{'load avg':>13}  done exactly once")
     print(header)
     failed = False
     for kind in args.databases:
-        for agents in args.agents:
-            jobs = max(args.min_jobs, args.jobs_per_agent * agents)
-            r = run_one(kind, agents, jobs, args.max_jobs, args.postgres_url, args.time_limit)
-            verdict = "yes" if not r["problems"] else "NO: " + "; ".join(r["problems"])
-            if r["transport_errors"]:
-                verdict += f" ({r['transport_errors']} dropped connections retried)"
-            failed |= bool(r["problems"])
-            print(f"{r['db']:<11}{r['agents']:>7}{r['jobs']:>7}{r['seconds']:>9.1f}{r['results_per_s']:>11.1f}"
-                  f"{r['lease_p50_ms']:>14.1f}{r['lease_p99_ms']:>14.1f}{r['put_p99_ms']:>12.1f}"
-                  f"{r['server_cpu_ms_per_result']:>22.1f}{r['re_leased']:>11}  {verdict}", flush=True)
+        for servers in args.servers:
+            for report in args.report:
+                for agents in args.agents:
+                    jobs = max(args.min_jobs, args.jobs_per_agent * agents)
+                    config = Config(kind, agents, jobs, args.max_jobs, servers, report)
+                    r = run_one(config, args.postgres_url, args.time_limit, args.py_spy)
+                    verdict = "yes" if not r["problems"] else "NO: " + "; ".join(r["problems"])
+                    if r["transport_errors"]:
+                        verdict += f" ({r['transport_errors']} dropped connections retried)"
+                    failed |= bool(r["problems"])
+                    load = "{:.1f}-{:.1f}".format(*r["load"])
+                    print(f"{kind:<11}{servers:>8}{report:>8}{agents:>7}{jobs:>7}{r['seconds']:>9.1f}"
+                          f"{r['results_per_s']:>11.1f}{r['lease_p50_ms']:>14.1f}{r['lease_p99_ms']:>14.1f}"
+                          f"{r['report_p99_ms']:>15.1f}{r['server_cpu_ms_per_result']:>22.2f}{r['re_leased']:>11}"
+                          f"{load:>13}  {verdict}", flush=True)
     return 1 if failed else 0
 
 
