@@ -1,5 +1,5 @@
-"""Wiring only: settings -> database, blob store, queue signal, run supervisor, routers,
-background loops.
+"""Wiring only: settings -> database, blob store, wake-up signals (and their PostgreSQL
+listener), run supervisor, routers, background loops.
 
 Run with `uvicorn --factory service.app:create_app` (settings from NETADAPT_* env vars).
 """
@@ -20,6 +20,7 @@ from service.api.openapi import install_openapi
 from service.dashboard import install_dashboard
 from service.db.blobs import BlobStore
 from service.embedded_agent import EmbeddedAgent
+from service.db.notify import JOBS_CHANNEL, RUN_EVENTS_CHANNEL
 from service.db.session import Database
 from service.queue.background import expire_leases_forever
 from service.queue.signal import QueueSignal
@@ -34,12 +35,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Uploads a crash interrupted: nothing refers to them.
     shutil.rmtree(settings.data_dir / INCOMING_DIR, ignore_errors=True)
     database = Database.connect(settings.database_url)
-    signal = QueueSignal()
+    signal = QueueSignal()  # wakes lease long polls: jobs became claimable
+    run_events = QueueSignal()  # wakes event streams: some run has new events
     supervisor = RunSupervisor(settings, database)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         signal.bind(asyncio.get_running_loop())
+        run_events.bind(asyncio.get_running_loop())
+        # PostgreSQL: what other servers and run workers commit wakes this server's waiters.
+        listener = database.listen(
+            {JOBS_CHANNEL: lambda _: signal.notify(), RUN_EVENTS_CHANNEL: lambda _: run_events.notify()}
+        )
         sweeper = asyncio.create_task(
             expire_leases_forever(database, signal, settings.requeue_interval_seconds), name="lease-expiry"
         )
@@ -58,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with suppress(asyncio.CancelledError):
                     await task
             await supervisor.shutdown()
+            if listener is not None:
+                await asyncio.to_thread(listener.stop)
             database.dispose()
 
     app = FastAPI(title="NetAdapt service", version="0.1.0", lifespan=lifespan)
@@ -65,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.database = database
     app.state.blobs = BlobStore(settings.blob_dir)
     app.state.queue_signal = signal
+    app.state.run_events = run_events
     app.state.run_supervisor = supervisor
     install_error_handlers(app)
     install_header_limit(app, settings.max_header_bytes)

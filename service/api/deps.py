@@ -36,11 +36,16 @@ def app_queue_signal(request: Request) -> QueueSignal:
     return request.app.state.queue_signal
 
 
+def app_run_events(request: Request) -> QueueSignal:
+    return request.app.state.run_events
+
+
 SettingsDep = Annotated[Settings, Depends(app_settings)]
 DatabaseDep = Annotated[Database, Depends(app_database)]
 SessionDep = Annotated[Session, Depends(get_session)]
 BlobsDep = Annotated[BlobStore, Depends(app_blobs)]
 QueueSignalDep = Annotated[QueueSignal, Depends(app_queue_signal)]
+RunEventsDep = Annotated[QueueSignal, Depends(app_run_events)]  # wakes event streams
 
 
 def bearer_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:

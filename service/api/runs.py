@@ -3,9 +3,9 @@ resume, delete, download artifacts. Execution belongs to the supervisor (service
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, StreamingResponse
 
 from latency_tables.store import get_profile
-from service.api.deps import ApiClient, DatabaseDep, SessionDep, SettingsDep
+from service.api.deps import ApiClient, DatabaseDep, RunEventsDep, SessionDep, SettingsDep
 from service.api.errors import api_error, problem_responses
 from service.api.params import MAX_STORED_INT
 from service.api.run_schemas import (
@@ -28,6 +28,7 @@ from service.api.run_schemas import (
 )
 from service.db.runs import TERMINAL_STATUSES, Run
 from service.netadapt import build_report
+from service.queue.signal import QueueSignal
 from service.runs import repository
 from service.runs.artifacts import find_artifact, list_artifacts, run_dir
 from service.runs.history import iteration_rows, proposal_rows
@@ -283,6 +284,7 @@ def stream_events(
     run_id: str,
     session: SessionDep,
     database: DatabaseDep,
+    run_events: RunEventsDep,
     after: EventCursor = 0,
     last_event_id: Annotated[
         str | None,
@@ -297,22 +299,23 @@ def stream_events(
     _existing(session, run_id)
     session.commit()
     return StreamingResponse(
-        _event_stream(database, run_id, after if start is None else start),
+        _event_stream(database, run_events, run_id, after if start is None else start),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-async def _event_stream(database: Any, run_id: str, after: int) -> AsyncIterator[str]:
+async def _event_stream(database: Any, run_events: QueueSignal, run_id: str, after: int) -> AsyncIterator[str]:
     def poll(last: int) -> tuple[list[RunEventOut], bool]:
         with database.session() as session:
             run = repository.get_run(session, run_id)
             events = [_event_out(e) for e in repository.events_after(session, run_id, last)]
             return events, run is None or run.status in TERMINAL_STATUSES
 
-    idle = 0.0
+    idle_since = time.monotonic()
     yield f"retry: {SSE_RETRY_MILLISECONDS}\n\n"
     while True:
+        wake = run_events.waiter()  # before reading, so no event slips between
         events, ended = await run_in_threadpool(poll, after)
         for event in events:
             after = event.seq
@@ -320,12 +323,12 @@ async def _event_stream(database: Any, run_id: str, after: int) -> AsyncIterator
         if ended and not events:
             return
         if events:
-            idle = 0.0
+            idle_since = time.monotonic()
             continue
-        await asyncio.sleep(SSE_POLL_SECONDS)
-        idle += SSE_POLL_SECONDS
-        if idle >= SSE_KEEPALIVE_SECONDS:
-            idle = 0.0
+        # Woken when a run appends events (on PostgreSQL from any process), else polls.
+        await run_events.wait(wake, SSE_POLL_SECONDS)
+        if time.monotonic() - idle_since >= SSE_KEEPALIVE_SECONDS:
+            idle_since = time.monotonic()
             yield ": keep-alive\n\n"
 
 

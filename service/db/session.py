@@ -1,8 +1,8 @@
-"""Engine and sessions of the running server, and the per-request session dependency."""
+"""Engine and sessions of the running server, its LISTEN thread, and the per-request session dependency."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 
 from latency_tables.db import make_engine, make_session_factory
+from service.db.notify import Listener
 
 
 @dataclass
@@ -36,6 +37,15 @@ class Database:
 
     def session(self) -> Session:
         return self.sessions()
+
+    def listen(self, handlers: Mapping[str, Callable[[str], None]]) -> Listener | None:
+        """PostgreSQL: a started thread calling `handlers[channel](payload)` for every
+        NOTIFY on their channels (service.db.notify). SQLite: None; waiters poll."""
+        if self.engine.dialect.name != "postgresql":
+            return None
+        listener = Listener(self.engine, handlers)
+        listener.start()
+        return listener
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -15,6 +15,9 @@ of SQLite's database-wide write lock (SQLite ignores all three):
 - enqueues: a transaction-scoped advisory lock per (profile, metric)
   (`_lock_enqueues`), so concurrent identical requests merge into one job instead of
   colliding on the open-job unique indexes (or deadlocking on each other's inserts).
+
+Whatever makes jobs claimable (enqueue, expiry, release) also NOTIFYs every server's
+listener there (service.db.notify), so long polls on any server wake at once.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from latency_tables.signature import LayerSignature
 from latency_tables.store import lookup_entries, new_id
 from service.db.agents import AgentIdentity, mark_seen, note_agent
 from service.db.models import DONE, FAILED, LEASED, OPEN_STATUSES, PENDING, Job
+from service.db.notify import JOBS_CHANNEL, notify
 from service.queue.errors import JobConflict, JobNotFound, LeaseExpired
 
 _IN_CHUNK = 500
@@ -74,6 +78,7 @@ def enqueue_layer_jobs(
         measured = lookup_entries(session, profile_id, metric, by_digest)
         missing = [d for d in by_digest if d not in measured]
         jobs = _open_layer_jobs(session, profile_id, metric, missing)
+        added = False
         for digest in missing:
             if digest in jobs:
                 continue
@@ -90,6 +95,9 @@ def enqueue_layer_jobs(
             )
             session.add(job)
             jobs[digest] = job.id
+            added = True
+        if added:
+            notify(session, JOBS_CHANNEL, profile_id)  # wake long polls on every server
     return jobs
 
 
@@ -149,6 +157,7 @@ def enqueue_model_job(
             max_attempts=max_attempts,
         )
         session.add(job)
+        notify(session, JOBS_CHANNEL, profile_id)
     return job
 
 
@@ -278,6 +287,7 @@ def release_job(session: Session, job_id: str, agent: AgentIdentity) -> tuple[Jo
             job.status = PENDING
             job.leased_by = None
             job.lease_expires_at = None
+            notify(session, JOBS_CHANNEL, job.profile_id)
             return job, True
         if agent.id in job.lessees:
             return job, False
@@ -364,6 +374,7 @@ def _requeue_locked(session: Session, now: datetime, report: RequeueReport) -> N
         else:
             job.status = PENDING
             report.requeued.append(job.id)
+            notify(session, JOBS_CHANNEL, job.profile_id)
 
 
 def _expired(now: datetime) -> Select:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from latency_tables.db import is_sqlite, utcnow, write_transaction
+from service.db.notify import RUN_EVENTS_CHANNEL, notify
 from service.netadapt.errors import UserError
 from service.db.runs import (
     ACTIVE_STATUSES,
@@ -284,6 +285,7 @@ def _append(session: Session, run_id: str, event_type: str, data: dict[str, Any]
         try:
             with session.begin_nested():
                 session.add(RunEvent(run_id=run_id, seq=seq, type=event_type, data_json=text))
+            notify(session, RUN_EVENTS_CHANNEL, run_id)  # wakes event streams on every server
             return seq
         except IntegrityError:
             continue
