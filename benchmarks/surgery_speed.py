@@ -1,7 +1,10 @@
-"""Time analyze() and prune() on keras.applications MobileNetV2 at 224x224.
+"""Time analyze() and prune() on keras.applications MobileNetV2 at 224x224, and the
+lookup-table signatures of one channel configuration (what a measured run's estimator
+derives for every candidate filter count).
 
 Prints the median of several repetitions of each step (this machine is shared and
-noisy), for half of every prunable group removed.
+noisy), for half of every prunable group removed; signatures over 50 random
+configurations.
 
     python benchmarks/surgery_speed.py [--repeats 5]
 """
@@ -42,6 +45,16 @@ def main() -> None:
         pruned = prune(model, keep, graph=graph)
         prune_s.append(time.perf_counter() - t0)
 
+    from service.costs.keras_signatures import signatures_for_config
+
+    signatures_for_config(graph, {})  # first call: the per-graph work is cached
+    signature_s = []
+    for _ in range(50):
+        counts = {g.id: int(rng.integers(1, g.channels + 1)) for g in graph.prunable_groups if rng.random() < 0.75}
+        t0 = time.perf_counter()
+        signatures_for_config(graph, counts)
+        signature_s.append(time.perf_counter() - t0)
+
     med_a, med_p = statistics.median(analyze_s), statistics.median(prune_s)
     print(f"MobileNetV2 224x224: {len(model.layers)} layers, {len(graph.prunable_groups)} prunable groups")
     print(f"params {model.count_params():,} -> {pruned.count_params():,} (half of every group)")
@@ -49,6 +62,8 @@ def main() -> None:
     print(f"analyze, median of {args.repeats}   : {med_a:.3f} s")
     print(f"prune, median of {args.repeats}     : {med_p:.3f} s")
     print(f"analyze + prune          : {med_a + med_p:.3f} s")
+    print(f"signatures of one configuration ({len(signatures_for_config(graph, {}))} ops), median of 50: "
+          f"{statistics.median(signature_s) * 1e3:.2f} ms")
 
 
 if __name__ == "__main__":

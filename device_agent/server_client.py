@@ -162,11 +162,14 @@ class ServerClient:
         attempt = unauthorized = 0
         while True:
             headers, generation = {}, self._generation
-            url = path
             if authenticated:
                 reply = self.registration
                 headers["Authorization"] = f"Bearer {reply.secret}"
                 url = path(reply) if callable(path) else path
+            elif callable(path):
+                raise TypeError("a path made from the registration needs authenticated=True")
+            else:
+                url = path
             try:
                 response = self._http().request(method, url, json=json, headers=headers, timeout=timeout)
             except httpx.TransportError as exc:

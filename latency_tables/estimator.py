@@ -86,7 +86,7 @@ class TableEstimate:
 def overhead_signature(dtype: str = "float32") -> LayerSignature:
     """The table entry that measures the per-invoke overhead of a one-op model: an op
     that does almost nothing (ADD of two 1-element tensors), in the model's dtype."""
-    return LayerSignature(op="ADD", inputs=[(1, 1), (1, 1)], output=(1, 1), dtype=dtype)
+    return LayerSignature(op="ADD", inputs=((1, 1), (1, 1)), output=(1, 1), dtype=dtype)
 
 
 def table_sum(entries: Sequence[float], per_op_overhead: float = 0.0) -> float:
@@ -228,7 +228,7 @@ def profile_calibration(session: Session, profile_id: str, metric: str) -> Calib
     """The calibration of a profile+metric (see the module docstring), fitted again only
     when its measurements, entries or kept model layers have changed."""
     engine = session.get_bind()
-    key = (id(engine), str(engine.url), profile_id, metric)
+    key = (id(engine), str(engine.engine.url), profile_id, metric)
     version = store.calibration_version(session, profile_id, metric)
     with _fitted_lock:
         cached = _fitted.get(key)

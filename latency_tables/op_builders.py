@@ -14,11 +14,13 @@ sparse or constant-folding fast path that a trained layer would not.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import numpy as np
 
 from latency_tables.model_assembly import OperatorPlan, SingleOpGraph
+from latency_tables.op_specs import ResolvedSignature
 from latency_tables.op_versions import converter_op_version
 from latency_tables.quantization import (
     QuantParams,
@@ -63,7 +65,8 @@ class OpContext:
     """The graph under construction for one signature, with helpers shared by recipes."""
 
     def __init__(self, sig: LayerSignature, seed: int) -> None:
-        self.sig = sig
+        self.signature = sig
+        self.sig = cast(ResolvedSignature, sig)  # the recipe of sig.op reads only options it has
         self.graph = SingleOpGraph()
         self.rng = np.random.default_rng(seed)
         self.quantized = sig.dtype == "int8"
@@ -117,7 +120,7 @@ class OpContext:
     ) -> OperatorPlan:
         return OperatorPlan(
             op=self.sig.op,
-            version=converter_op_version(self.sig),
+            version=converter_op_version(self.signature),
             inputs=list(inputs),
             outputs=[output],
             options_type=options_type,
@@ -129,7 +132,7 @@ def _fused_output_params(activation: str) -> QuantParams:
     return QuantParams.for_range(*_FUSED_OUTPUT_RANGES[activation])
 
 
-def _window_options(options: object, sig: LayerSignature) -> object:
+def _window_options(options: Any, sig: ResolvedSignature) -> Any:
     options.padding = PADDING_CODES[sig.padding]
     options.strideH, options.strideW = sig.stride
     options.fusedActivationFunction = ACTIVATION_CODES[sig.activation]
@@ -239,7 +242,8 @@ def _binary(ctx: OpContext) -> OperatorPlan:
 
 def _prelu(ctx: OpContext) -> OperatorPlan:
     (x,) = ctx.inputs()
-    alpha = ctx.operand_constant("alpha", ctx.sig.const_inputs[0], 0.05, 0.3)
+    (alpha_shape,) = ctx.sig.const_inputs or ()  # PRELU requires it
+    alpha = ctx.operand_constant("alpha", alpha_shape, 0.05, 0.3)
     return ctx.plan([x, alpha], ctx.output())
 
 

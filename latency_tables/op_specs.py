@@ -8,7 +8,7 @@ the same layer always serialise to the same key.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 REQUIRED: Any = object()  # marker: the option has no default and must be given
 
@@ -36,6 +36,38 @@ OPTION_FIELDS = (
     "align_corners",
     "half_pixel_centers",
 )
+
+Shape = tuple[int, ...]
+
+
+class ResolvedSignature(Protocol):
+    """A LayerSignature as its op's shape rule and model recipe read it.
+
+    LayerSignature.__post_init__ sets every option its op lists (given, or the default;
+    REQUIRED ones must be given), so the options a rule or recipe of that op reads are
+    never None, which the field types (None for the options of other ops) cannot say.
+    """
+
+    op: str
+    inputs: tuple[Shape, ...]
+    output: Shape
+    dtype: str
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: str
+    dilation: tuple[int, int]
+    depth_multiplier: int
+    groups: int
+    activation: str
+    axis: tuple[int, ...]
+    keep_dims: bool
+    paddings: tuple[tuple[int, int], ...]
+    begin: tuple[int, ...]
+    step: tuple[int, ...]
+    perm: tuple[int, ...]
+    const_inputs: tuple[Shape, ...] | None  # optional for ADD/MUL/...; PRELU requires it
+    align_corners: bool
+    half_pixel_centers: bool
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ def _by_dtype(int8_version: int) -> Callable[[LayerSignature], int]:
 
 
 def _conv(sig: LayerSignature) -> int:
-    if sig.groups > 1:
+    if (sig.groups or 1) > 1:
         return 6
     return 3 if sig.dtype == "int8" else 1
 

@@ -8,12 +8,13 @@ wrong key: reject it instead, with the shape we expected.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
+
+from latency_tables.op_specs import ResolvedSignature, Shape
 
 if TYPE_CHECKING:
     from latency_tables.signature import LayerSignature
-
-Shape = tuple[int, ...]
 
 
 def conv_output_size(size: int, kernel: int, stride: int, dilation: int, padding: str) -> int:
@@ -37,17 +38,17 @@ def broadcast_shapes(*shapes: Shape) -> Shape:
     return tuple(result)
 
 
-def _fail(sig: "LayerSignature", expected: object, what: str = "output") -> None:
+def _fail(sig: ResolvedSignature, expected: object, what: str = "output") -> None:
     raise ValueError(f"{sig.op}: {what} shape {getattr(sig, what, None)} does not match, expected {expected}")
 
 
-def _require_rank(sig: "LayerSignature", rank: int) -> None:
+def _require_rank(sig: ResolvedSignature, rank: int) -> None:
     for shape in (*sig.inputs, sig.output):
         if len(shape) != rank:
             raise ValueError(f"{sig.op}: expected rank-{rank} (NHWC) tensors, got shape {shape}")
 
 
-def _spatial_output(sig: "LayerSignature", dilation: tuple[int, int]) -> tuple[int, int]:
+def _spatial_output(sig: ResolvedSignature, dilation: tuple[int, int]) -> tuple[int, int]:
     (_, h, w, _) = sig.inputs[0]
     return (
         conv_output_size(h, sig.kernel[0], sig.stride[0], dilation[0], sig.padding),
@@ -55,7 +56,7 @@ def _spatial_output(sig: "LayerSignature", dilation: tuple[int, int]) -> tuple[i
     )
 
 
-def _check_conv(sig: "LayerSignature") -> None:
+def _check_conv(sig: ResolvedSignature) -> None:
     _require_rank(sig, 4)
     (n, _, _, c_in) = sig.inputs[0]
     c_out = sig.output[3]
@@ -66,7 +67,7 @@ def _check_conv(sig: "LayerSignature") -> None:
         _fail(sig, expected)
 
 
-def _check_depthwise(sig: "LayerSignature") -> None:
+def _check_depthwise(sig: ResolvedSignature) -> None:
     _require_rank(sig, 4)
     (n, _, _, c_in) = sig.inputs[0]
     expected = (n, *_spatial_output(sig, sig.dilation), c_in * sig.depth_multiplier)
@@ -74,7 +75,7 @@ def _check_depthwise(sig: "LayerSignature") -> None:
         _fail(sig, expected)
 
 
-def _check_transpose_conv(sig: "LayerSignature") -> None:
+def _check_transpose_conv(sig: ResolvedSignature) -> None:
     _require_rank(sig, 4)
     # A transposed convolution is the gradient of a forward one: running that forward
     # convolution on the output must give back the input's spatial size.
@@ -91,7 +92,7 @@ def _check_transpose_conv(sig: "LayerSignature") -> None:
         )
 
 
-def _check_pool(sig: "LayerSignature") -> None:
+def _check_pool(sig: ResolvedSignature) -> None:
     _require_rank(sig, 4)
     (n, _, _, c) = sig.inputs[0]
     expected = (n, *_spatial_output(sig, (1, 1)), c)
@@ -99,7 +100,7 @@ def _check_pool(sig: "LayerSignature") -> None:
         _fail(sig, expected)
 
 
-def _check_fully_connected(sig: "LayerSignature") -> None:
+def _check_fully_connected(sig: ResolvedSignature) -> None:
     shape = sig.inputs[0]
     if len(shape) < 2 or len(sig.output) < 2:
         raise ValueError(f"FULLY_CONNECTED: input and output need rank >= 2, got {shape} -> {sig.output}")
@@ -115,7 +116,7 @@ def _check_fully_connected(sig: "LayerSignature") -> None:
         _fail(sig, f"rank {len(shape)} or 2")
 
 
-def _check_reduce(sig: "LayerSignature") -> None:
+def _check_reduce(sig: ResolvedSignature) -> None:
     shape = sig.inputs[0]
     if sig.keep_dims:
         expected = tuple(1 if i in sig.axis else d for i, d in enumerate(shape))
@@ -125,7 +126,7 @@ def _check_reduce(sig: "LayerSignature") -> None:
         _fail(sig, expected)
 
 
-def _check_binary(sig: "LayerSignature") -> None:
+def _check_binary(sig: ResolvedSignature) -> None:
     operands = (*sig.inputs, *(sig.const_inputs or ()))
     try:
         expected = broadcast_shapes(*operands)
@@ -135,8 +136,8 @@ def _check_binary(sig: "LayerSignature") -> None:
         _fail(sig, expected)
 
 
-def _check_prelu(sig: "LayerSignature") -> None:
-    (alpha,) = sig.const_inputs
+def _check_prelu(sig: ResolvedSignature) -> None:
+    (alpha,) = sig.const_inputs or ()
     try:
         broadcast = broadcast_shapes(sig.inputs[0], alpha)
     except ValueError:
@@ -146,7 +147,7 @@ def _check_prelu(sig: "LayerSignature") -> None:
     _check_same_shape(sig)
 
 
-def _check_concatenation(sig: "LayerSignature") -> None:
+def _check_concatenation(sig: ResolvedSignature) -> None:
     (axis,) = sig.axis
     first = sig.inputs[0]
     for shape in sig.inputs[1:]:
@@ -157,7 +158,7 @@ def _check_concatenation(sig: "LayerSignature") -> None:
         _fail(sig, expected)
 
 
-def _check_pad(sig: "LayerSignature") -> None:
+def _check_pad(sig: ResolvedSignature) -> None:
     shape = sig.inputs[0]
     if len(sig.paddings) != len(shape):
         raise ValueError(f"PAD: paddings {sig.paddings} need one (before, after) pair per input dimension {shape}")
@@ -166,12 +167,12 @@ def _check_pad(sig: "LayerSignature") -> None:
         _fail(sig, expected)
 
 
-def _check_reshape(sig: "LayerSignature") -> None:
+def _check_reshape(sig: ResolvedSignature) -> None:
     if math.prod(sig.inputs[0]) != math.prod(sig.output):
         raise ValueError(f"RESHAPE: {sig.inputs[0]} and {sig.output} hold different numbers of elements")
 
 
-def _check_resize(sig: "LayerSignature") -> None:
+def _check_resize(sig: ResolvedSignature) -> None:
     _require_rank(sig, 4)
     (n, _, _, c) = sig.inputs[0]
     if (sig.output[0], sig.output[3]) != (n, c):
@@ -180,7 +181,7 @@ def _check_resize(sig: "LayerSignature") -> None:
         raise ValueError(f"{sig.op}: align_corners and half_pixel_centers are mutually exclusive")
 
 
-def _check_strided_slice(sig: "LayerSignature") -> None:
+def _check_strided_slice(sig: ResolvedSignature) -> None:
     shape = sig.inputs[0]
     if not len(sig.begin) == len(sig.step) == len(shape) == len(sig.output):
         raise ValueError(
@@ -193,13 +194,13 @@ def _check_strided_slice(sig: "LayerSignature") -> None:
             )
 
 
-def _check_tile(sig: "LayerSignature") -> None:
+def _check_tile(sig: ResolvedSignature) -> None:
     shape = sig.inputs[0]
     if len(sig.output) != len(shape) or any(o % i for i, o in zip(shape, sig.output)):
         raise ValueError(f"TILE: output {sig.output} is not a whole multiple of input {shape}")
 
 
-def _check_transpose(sig: "LayerSignature") -> None:
+def _check_transpose(sig: ResolvedSignature) -> None:
     shape = sig.inputs[0]
     if sorted(sig.perm) != list(range(len(shape))):
         raise ValueError(f"TRANSPOSE: perm {sig.perm} is not a permutation of the {len(shape)} input axes")
@@ -208,12 +209,12 @@ def _check_transpose(sig: "LayerSignature") -> None:
         _fail(sig, expected)
 
 
-def _check_same_shape(sig: "LayerSignature") -> None:
+def _check_same_shape(sig: ResolvedSignature) -> None:
     if sig.output != sig.inputs[0]:
         _fail(sig, sig.inputs[0])
 
 
-_CHECKS: dict[str, Callable[["LayerSignature"], None]] = {
+_CHECKS: dict[str, Callable[[ResolvedSignature], None]] = {
     "CONV_2D": _check_conv,
     "DEPTHWISE_CONV_2D": _check_depthwise,
     "TRANSPOSE_CONV": _check_transpose_conv,
@@ -240,6 +241,6 @@ _CHECKS: dict[str, Callable[["LayerSignature"], None]] = {
 }
 
 
-def check_shapes(sig: "LayerSignature") -> None:
-    """Raise ValueError unless `sig.output` follows from its inputs and options."""
-    _CHECKS.get(sig.op, _check_same_shape)(sig)
+def check_shapes(sig: LayerSignature) -> None:
+    """Raise ValueError unless `sig.output` follows from its inputs and options (set)."""
+    _CHECKS.get(sig.op, _check_same_shape)(cast(ResolvedSignature, sig))

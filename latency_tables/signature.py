@@ -171,7 +171,7 @@ def _pair(sig: LayerSignature, name: str, value: Any) -> tuple[int, int]:
     pair = tuple(_int(v, f"{sig.op}: {name}", minimum=1) for v in _sequence(value, f"{sig.op}: {name}"))
     if len(pair) != 2:
         raise ValueError(f"{sig.op}: {name} must be an (h, w) pair, got {value!r}")
-    return pair  # type: ignore[return-value]
+    return pair
 
 
 def _choice(sig: LayerSignature, name: str, value: Any, choices: tuple[str, ...]) -> str:

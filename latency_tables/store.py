@@ -380,7 +380,7 @@ def calibration_pairs(session: Session, profile_id: str, metric: str) -> list[tu
             ModelMeasurement.raw_sum.is_not(None),
         )
     )
-    return [(float(measured), float(raw_sum)) for measured, raw_sum in rows]
+    return [(float(measured), float(raw_sum)) for measured, raw_sum in rows if raw_sum is not None]
 
 
 # ---- the layers of measured models (calibration) --------------------------------------
@@ -403,7 +403,10 @@ def record_model_layers(session: Session, model_sha256: str, signatures: Sequenc
         with session.begin_nested():
             session.add(row)
     except IntegrityError:
-        return session.get(ModelLayers, model_sha256)  # another writer kept the same layers first
+        kept = session.get(ModelLayers, model_sha256)  # another writer kept the same layers first
+        if kept is None:
+            raise
+        return kept
     return row
 
 

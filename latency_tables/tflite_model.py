@@ -188,7 +188,8 @@ def _reduce(op: _Operator) -> dict[str, Any]:
 
 
 def _binary(op: _Operator) -> dict[str, Any]:
-    inputs, constants = [], []
+    inputs: list[Shape] = []
+    constants: list[Shape] = []
     for tensor in op.given_inputs():
         (constants if op.is_constant(tensor) else inputs).append(op.shape(tensor))
     if not inputs:

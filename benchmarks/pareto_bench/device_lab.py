@@ -65,7 +65,7 @@ class DeviceLab:
         return self
 
     def __exit__(self, *_: object) -> None:
-        for _, process, log, _ in reversed(self._children):
+        for _, process, _, _ in reversed(self._children):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
         for _, process, log, _ in reversed(self._children):

@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         from device_agent.backends.model_inputs import fill_random_inputs
     else:  # run as a script (python -I: no script directory on sys.path); model_inputs.py lies beside
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-        from model_inputs import fill_random_inputs
+        from model_inputs import fill_random_inputs  # type: ignore[import-not-found, no-redef]
 
     markers = Markers(args.marker, args.cookie)
     names = sorted(n for n in os.listdir(args.model_dir) if n.endswith(".tflite"))

@@ -272,9 +272,10 @@ class PrivateApt:
         if os.geteuid() == 0:
             options["APT::Sandbox::User"] = "root"  # our files are root's; _apt could not write them
         self.options = [arg for key, value in options.items() for arg in ("-o", f"{key}={value}")]
-        self.apt_get = shutil.which("apt-get")
-        if self.apt_get is None:
+        apt_get = shutil.which("apt-get")
+        if apt_get is None:
             raise SetupError("apt-get is not on PATH: setup-arm builds the root filesystem from Debian packages")
+        self.apt_get = apt_get
 
     def run(self, *args: str, what: str, cwd: Path | None = None) -> str:
         return _run([self.apt_get, *self.options, "-q", *args], what, cwd=cwd)
@@ -431,12 +432,13 @@ class ArmSetup:
                   "--implementation", "cp", "--abi", tag, *platforms, "-d", str(cache), *missing],
                  f"pip download of the aarch64 wheels {' '.join(missing)}")
             found = {name: self._cached_wheel(cache, name, version, tag) for name, version in wanted.items()}
-            if None in found.values():
-                raise SetupError(f"pip did not produce aarch64 {tag} wheels for {' '.join(missing)}")
+        wheels = [wheel for wheel in found.values() if wheel is not None]
+        if len(wheels) < len(found):
+            raise SetupError(f"pip did not produce aarch64 {tag} wheels for {' '.join(missing)}")
         import zipfile
 
         new = _fresh_dir(self.layout.site.with_name("site-packages.new"))
-        for wheel in found.values():
+        for wheel in wheels:
             with zipfile.ZipFile(wheel) as archive:
                 archive.extractall(new)
         _replace_dir(new, self.layout.site)
@@ -545,7 +547,7 @@ class ArmSetup:
         (result,) = backend.measure_many([reference_model()])
         if not result.ok:
             raise SetupError(f"counting the reference layer on {DEFAULT_CORE} failed: {result.error}")
-        return f"{REFERENCE_DESCRIPTION} on {DEFAULT_CORE}: {int(result.median):,} instructions"
+        return f"{REFERENCE_DESCRIPTION} on {DEFAULT_CORE}: {int(result.value):,} instructions"
 
 
 def copy_agent_code(layout: ArmLayout) -> bool:

@@ -43,7 +43,7 @@ from ai_edge_litert.interpreter import Interpreter
 if __package__:  # imported as device_agent.backends._callgrind_runner (tests, tools)
     from device_agent.backends.model_inputs import fill_random_inputs
 else:  # run as a script: this file's directory is sys.path[0]; skip the package imports
-    from model_inputs import fill_random_inputs
+    from model_inputs import fill_random_inputs  # type: ignore[import-not-found, no-redef]
 
 INSTRUMENTATION_ERROR = "could not switch callgrind instrumentation on"
 EXIT_NO_INSTRUMENTATION = 3

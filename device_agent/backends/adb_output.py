@@ -25,7 +25,6 @@ import re
 from dataclasses import dataclass, field
 
 PROFILE_HEADER = "Operator-wise Profiling Info for Regular Benchmark Runs:"
-INIT_PROFILE_HEADER = "Profiling Info for Benchmark Initialization:"
 _PREFIX = re.compile(r"^(?:INFO|WARN|WARNING|ERROR|VERBOSE): ")
 _STAT_FIELD = re.compile(r"(count|first|curr|min|max|avg|std|p5|median|p95)=([-+0-9.eE]+)")
 _TIMINGS = re.compile(

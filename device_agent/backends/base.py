@@ -34,6 +34,13 @@ class Measurement:
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def value(self) -> float:
+        """The median of a measurement that succeeded; ValueError for a failed one."""
+        if self.median is None:
+            raise ValueError(f"no value: {self.error or 'not measured'}")
+        return self.median
+
     def to_job_result(self) -> JobResult:
         if self.error is not None:
             return JobResult(error=self.error, details=self.details)

@@ -232,8 +232,8 @@ class HostInstructionsBackend(Backend):
             [
                 f"backend:    {self.name} ({self.describe().profile_key()})",
                 f"reference:  {REFERENCE_DESCRIPTION}",
-                f"counted:    {int(results[0].median):,} instructions",
-                f"            {int(results[1].median):,} instructions (second interpreter)",
+                f"counted:    {int(results[0].value):,} instructions",
+                f"            {int(results[1].value):,} instructions (second interpreter)",
                 f"steady:     {', '.join(f'{c:,}' for c in counts)} ({exact})",
                 f"invoke #1:  {first:,} (one-time set-up: {first - counts[0]:+,}; not reported)",
                 f"symbol:     {self.symbol} in {self.symbol_library or '(not checked: no nm)'}",

@@ -270,7 +270,10 @@ class HostLatencyBackend(Backend):
 
     def _time_rounds(self, timed: TimedModel) -> Measurement:
         baseline = self.reference_baseline_ms
-        normalised, raw, ratios, round_ms = [], [], [], []
+        normalised: list[float] = []
+        raw: list[float] = []
+        ratios: list[float] = []
+        round_ms: list[float] = []
         remeasured = slow_kept = clean = preempted = contended = 0
         reference_before = self._time_reference()
         while len(normalised) < self.plan.rounds:

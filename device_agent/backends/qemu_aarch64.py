@@ -156,7 +156,7 @@ class QemuAarch64Backend(Backend):
             batch = {"batch_models": len(models), "batch_seconds": round(seconds, 2), "core": self.core}
             entries, null_tags = _read_manifest(manifest)
             tag_counts = read_counts(counts)
-            overheads = [tag_counts[t] for t in null_tags if isinstance(tag_counts.get(t), int)]
+            overheads = [count for t in null_tags if isinstance(count := tag_counts.get(t), int)]
             if not overheads:  # nothing can be counted without the markers' own cost
                 failure = failure or "the counting plugin recorded no marker pair: is it the insn_count plugin?"
                 return [Measurement.failed(failure, **batch) for _ in names]
@@ -194,7 +194,7 @@ class QemuAarch64Backend(Backend):
         for result in results:
             if not result.ok:
                 raise RuntimeError(f"{self.name} self-test failed: {result.error}")
-        a, b = (r.median for r in results)
+        a, b = (r.value for r in results)
         difference = abs(a - b) / max(a, b)
         first = results[0].details["first_invoke"]
         return "\n".join(

@@ -17,7 +17,7 @@ from latency_tables import LayerSignature, build_single_op_model
 REFERENCE_DESCRIPTION = "conv3x3 28x28x32->32 float32"
 REFERENCE_SIGNATURE = LayerSignature(
     op="CONV_2D",
-    inputs=[(1, 28, 28, 32)],
+    inputs=((1, 28, 28, 32),),
     output=(1, 28, 28, 32),
     kernel=(3, 3),
     stride=(1, 1),

@@ -54,10 +54,6 @@ class AnchoredEstimator:
     def costs(self, configs: Sequence[ChannelConfig]) -> list[float]:
         return [self.anchor_cost * c / self.anchor_estimate for c in self.inner.costs(configs)]
 
-    def difference_cost(self, estimate: float) -> float:
-        """The alternative anchoring (measured + estimated difference), for the record."""
-        return self.anchor_cost + estimate - self.anchor_estimate
-
     def missing(self, configs: Sequence[ChannelConfig]) -> list[Any]:
         return self.inner.missing(configs)
 

@@ -326,8 +326,8 @@ class NetAdaptEngine:
         scores = self.network.saliency(current["model"], self.config.saliency)
         proposals = []
         for group in choice.proposable():
-            count = choice.counts[group]
-            assert count is not None
+            count, estimated_cost = choice.counts[group], choice.estimated_costs[group]
+            assert count is not None and estimated_cost is not None  # proposable: both found
             group_scores = scores[group]
             if len(group_scores) != current["config"][group]:
                 raise ValueError(
@@ -342,7 +342,7 @@ class NetAdaptEngine:
                 channels=count,
                 keep=choose_kept_channels(group_scores, count),
                 parent=current["model"],
-                estimated_cost=choice.estimated_costs[group],
+                estimated_cost=estimated_cost,
                 config=config,
             )
             proposals.append(spec_to_record(spec))
@@ -404,7 +404,7 @@ class NetAdaptEngine:
             # A retried worker may deliver twice; the first result is already in the
             # checkpoint and may have been reported, so it stays.
             return
-        proposal["result"] = result_to_record(result)
+        proposal["result"] = outcome = result_to_record(result)
         self._save()
         finished = [p for p in pending["proposals"] if p["result"] is not None]
         chosen = pending.get("finetune_groups")
@@ -412,7 +412,7 @@ class NetAdaptEngine:
             "proposal_finished",
             iteration=pending["index"],
             group=result.group,
-            holdout_accuracy=proposal["result"]["holdout_accuracy"],
+            holdout_accuracy=outcome["holdout_accuracy"],
             proposals_done=len(finished),
             proposals_total=len(pending["proposals"]) if chosen is None else len(chosen),
             best_accuracy=max(p["result"]["holdout_accuracy"] for p in finished),
@@ -549,7 +549,9 @@ class NetAdaptEngine:
                 model, group, choose_kept_channels(scores, count), pending["index"]
             )
             config[group] = count
-            cost = float(self.estimator.measure_model(config, model))
+            shaved_cost = self.estimator.measure_model(config, model)
+            assert shaved_cost is not None  # the same estimator measured the kept model above
+            cost = float(shaved_cost)
             landing["shaved"].append(
                 {"channels": count, "cost": cost, "holdout_accuracy": float(holdout_accuracy)}
             )

@@ -81,7 +81,7 @@ def default_of(field: dataclasses.Field[Any]) -> Any:
 def value_types(cls: type) -> dict[str, type]:
     """Each field's value type: float, int, bool, str, or tuple (a list of floats)."""
     hints = typing.get_type_hints(cls)
-    out = {}
+    out: dict[str, type] = {}
     for field in dataclasses.fields(cls):
         hint = hints[field.name]
         origin = typing.get_origin(hint)
@@ -99,7 +99,8 @@ def value_types(cls: type) -> dict[str, type]:
 def coerce_types(instance: Any) -> None:
     """Check each field's type; floats become float (1 and 1.0 give equal settings, and
     the same checkpoint), integers int, lists tuples (hashable, equal to the saved one)."""
-    for name, kind in value_types(type(instance)).items():
+    cls: type = type(instance)  # type(Any) reads as unhashable to mypy
+    for name, kind in value_types(cls).items():
         value = getattr(instance, name)
         object.__setattr__(instance, name, _coerced(name, kind, value, info_of(_field(instance, name))))
 

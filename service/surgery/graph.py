@@ -446,7 +446,7 @@ def _couple(
             continue
         for a, b in zip(lay.segments, ref.segments):
             uf.union(a.space, b.space)
-    for lay, w in zip(in_layouts, widths):
+    for _, w in zip(in_layouts, widths):
         if w != full and w != 1:
             raise error(name, cls, f"inputs have {w} and {full} channels")
     return ref

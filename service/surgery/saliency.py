@@ -7,7 +7,6 @@ group's members (the layers whose outputs the group's channels are).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -104,8 +103,3 @@ def channel_saliency(
             raise ValueError("saliency 'apoz' needs a data batch to measure activations on")
         return apoz_scores(model, graph, batch)
     raise ValueError(f"unknown saliency method '{method}'; use one of {', '.join(SALIENCY_METHODS)}")
-
-
-def group_saliency_summary(scores: Mapping[str, np.ndarray]) -> dict[str, list[float]]:
-    """Scores as plain lists (JSON-ready)."""
-    return {gid: [float(v) for v in s] for gid, s in scores.items()}

@@ -225,9 +225,9 @@ class ShortTermTrainer:
         """(accuracy, mean cross-entropy) on the holdout split, in inference mode."""
         correct = loss = 0.0
         for images, labels, valid in self._holdout:
-            c, l = self._evaluate(images, labels, valid)
-            correct += float(c)
-            loss += float(l)
+            batch_correct, batch_loss = self._evaluate(images, labels, valid)
+            correct += float(batch_correct)
+            loss += float(batch_loss)
         return correct / self._holdout_count, loss / self._holdout_count
 
     @property

@@ -9,7 +9,6 @@ built once per module.
 
 from __future__ import annotations
 
-import time
 import zlib
 from collections import Counter
 from collections.abc import Mapping
@@ -235,20 +234,3 @@ def test_bad_counts_are_rejected(cases: dict[str, Case]) -> None:
     with pytest.raises(ValueError, match="dtype"):
         signatures_for_config(graph, {}, dtype="float16")
 
-
-# ---- speed ---------------------------------------------------------------------------
-
-
-def test_derivation_timing_mobilenet_v2(cases: dict[str, Case], capsys: pytest.CaptureFixture[str]) -> None:
-    graph = case_for(cases, "mobilenet_v2").graph
-    configs = random_counts(graph, seed=1, variants=50)
-    signatures_for_config(graph, configs[0])
-    start = time.perf_counter()
-    for counts in configs:
-        signatures_for_config(graph, counts)
-    per_config = (time.perf_counter() - start) / len(configs)
-    with capsys.disabled():
-        print(
-            f"\nsignatures_for_config(mobilenet_v2: {len(graph.nodes)} layers, "
-            f"{len(signatures_for_config(graph))} ops): {per_config * 1e3:.2f} ms per configuration"
-        )

@@ -103,7 +103,7 @@ class AgentProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-            raise AssertionError(f"agent ignored SIGTERM for {timeout} s; log:\n{self.log()}")
+            raise AssertionError(f"agent ignored SIGTERM for {timeout} s; log:\n{self.log()}") from None
         finally:
             self._log.close()
 

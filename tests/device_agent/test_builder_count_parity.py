@@ -43,7 +43,7 @@ def _trained_like(model: keras.Model) -> keras.Model:
 def test_instruction_counts_match_the_converters_model():
     backend = get_backend("host-instructions")
     converted, built = [], []
-    for name, model in _keras_layer_models().items():
+    for model in _keras_layer_models().values():
         tflite = to_device_tflite(_trained_like(model))
         (signature,) = signatures_from_tflite(tflite)
         converted.append(tflite)

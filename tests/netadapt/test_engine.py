@@ -381,7 +381,7 @@ def test_waypoints_are_landed_on_one_at_a_time():
     assert [w for _, w in landed] == [0.75, 0.6]
     assert [it["kept"]["cost"] for it in iterations] == [168, 152, 144, 128, 120, 104, 72]
 
-    for (index, value), cost in zip(landed, report["baseline"]["waypoint_costs"]):
+    for (index, _), cost in zip(landed, report["baseline"]["waypoint_costs"]):
         it = iterations[index]
         # Aimed exactly at the waypoint, from above it: the first model under it, and at
         # most one channel step of the pruned group below it.

@@ -164,7 +164,7 @@ def test_kill_while_measuring_the_kept_model():
         observe = run.estimator.measure_model
         seen = []
 
-        def dying(config, model, j=j):
+        def dying(config, model, j=j, seen=seen, observe=observe):
             seen.append(model)
             if len(seen) == j:
                 raise Killed

@@ -95,7 +95,7 @@ def _integer_schemas(schema, where):
     if schema.get("type") == "integer":
         yield where, schema
     for key in ("anyOf", "oneOf", "allOf"):
-        for index, option in enumerate(schema.get(key, [])):
+        for option in schema.get(key, []):
             yield from _integer_schemas(option, where)
     if "items" in schema:
         yield from _integer_schemas(schema["items"], where)

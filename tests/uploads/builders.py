@@ -108,18 +108,6 @@ def custom_object_model() -> bytes:
 
 
 @cache
-def unsupported_model() -> bytes:
-    """Built-in layers only, one of which surgery cannot prune (LayerNormalization)."""
-    import keras
-
-    inputs = keras.Input((8, 8, 1))
-    x = keras.layers.Conv2D(8, 3, name="conv")(inputs)
-    x = keras.layers.LayerNormalization(name="norm")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    return saved(keras.Model(inputs, keras.layers.Dense(5, name="head")(x)))
-
-
-@cache
 def huge_layer_model() -> bytes:
     """A few KB of file whose config asks for a 100,000 x 200,000 Dense kernel (80 GB)."""
     import keras
