@@ -1,5 +1,6 @@
 """docker-compose.yml is valid Compose (validated by the Compose CLI, nothing started) and
-wires what it promises: PostgreSQL, server, agent, health checks, data volumes."""
+wires what it promises: PostgreSQL, two server replicas behind one proxy port, agent, health
+checks, data volumes."""
 
 from __future__ import annotations
 
@@ -33,16 +34,31 @@ def compose(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, cwd=ROOT, env={**clean, **env}, timeout=120, check=False)
 
 
-def test_compose_file_is_valid_and_has_the_three_services() -> None:
+def test_compose_file_is_valid_and_has_its_services() -> None:
     result = compose("config", "-q", env=SECRETS)
     assert result.returncode == 0, result.stderr
     services = compose("config", "--services", env=SECRETS)
-    assert sorted(services.stdout.split()) == ["agent", "postgres", "server"]
+    assert sorted(services.stdout.split()) == ["agent", "postgres", "proxy", "server-1", "server-2"]
     volumes = compose("config", "--volumes", env=SECRETS)
     assert sorted(volumes.stdout.split()) == ["agent-cache", "postgres-data", "server-data"]
     rendered = compose("config", env=SECRETS).stdout
-    assert rendered.count("healthcheck:") == 3
-    assert "postgresql://netadapt:pw-for-config@postgres:5432/netadapt" in rendered
+    assert rendered.count("healthcheck:") == 5
+    # Both replicas on the one database and the one data volume.
+    assert rendered.count("postgresql://netadapt:pw-for-config@postgres:5432/netadapt") == 2
+    assert rendered.count("server-data:/data") == 2
+
+
+def test_one_port_in_front_of_every_server_replica() -> None:
+    rendered = compose("config", env=SECRETS).stdout
+    assert rendered.count("127.0.0.1:8000:8000") == 1  # the proxy's; replicas publish nothing
+    replicas = sorted(name for name in compose("config", "--services", env=SECRETS).stdout.split() if name.startswith("server-"))
+    proxy_conf = (ROOT / "docker/proxy.conf").read_text()
+    assert sorted(re.findall(r"^\s*server (server-\d+):8000", proxy_conf, flags=re.MULTILINE)) == replicas
+    assert "docker/proxy.conf:/etc/nginx/conf.d/default.conf" in rendered
+    assert "http://proxy:8000" in rendered and "http://server:8000" not in rendered  # the agent goes through it
+    # Long polls (20 s) and event streams must outlive the proxy's read timeout.
+    [timeout] = re.findall(r"proxy_read_timeout (\d+)s;", proxy_conf)
+    assert int(timeout) > 20 and "proxy_buffering off;" in proxy_conf
 
 
 def test_compose_refuses_to_start_without_secrets() -> None:
