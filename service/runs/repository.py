@@ -8,7 +8,7 @@ cancel/resume flags and statuses, which are guarded by the status they expect.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -159,14 +159,17 @@ def _end_read(session: Session) -> None:
 # -- used by the supervisor ----------------------------------------------------------------
 
 
-def claim_queued(session: Session, limit: int) -> list[Run]:
-    """Mark up to `limit` queued runs (oldest first) running; the caller starts workers."""
+def claim_queued(session: Session, limit: int, hold: Callable[[str], bool] | None = None) -> list[Run]:
+    """Mark up to `limit` queued runs (oldest first) running; the caller starts workers.
+
+    `hold(run_id)` (several servers: service.runs.claims) takes the server's hold on a run
+    before the claim commits; a run it cannot hold is left queued."""
     _end_read(session)
     with write_transaction(session):
         query = select(Run).where(Run.status == QUEUED).order_by(Run.created_at, Run.id).limit(limit)
         if not is_sqlite(session):
             query = query.with_for_update(skip_locked=True)
-        runs = list(session.scalars(query))
+        runs = [run for run in session.scalars(query) if hold is None or hold(run.id)]
         for run in runs:
             run.status = RUNNING
             run.started_at = run.started_at or utcnow()
@@ -174,13 +177,16 @@ def claim_queued(session: Session, limit: int) -> list[Run]:
             _append(session, run.id, "status", {"status": RUNNING, "message": "worker starting"})
     return runs
 
-def requeue_interrupted(session: Session, reason: str) -> list[str]:
-    """Runs left running by a server that stopped: back to the queue (they resume).
-
-    A cancel that was in flight completes instead."""
+def requeue_interrupted(session: Session, reason: str, run_ids: Collection[str] | None = None) -> list[str]:
+    """Runs left running by a server that stopped (all of them, or those of `run_ids`
+    still running): back to the queue (they resume). A cancel that was in flight
+    completes instead."""
     _end_read(session)
     with write_transaction(session):
-        running = list(session.scalars(select(Run).where(Run.status.in_((RUNNING, CANCELLING)))))
+        query = select(Run).where(Run.status.in_((RUNNING, CANCELLING)))
+        if run_ids is not None:
+            query = query.where(Run.id.in_(list(run_ids)))
+        running = list(session.scalars(query.with_for_update()))
         for run in running:
             if run.status == CANCELLING:
                 _set_status(session, run, CANCELLED, "cancelled (the server stopped meanwhile)")

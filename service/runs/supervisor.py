@@ -1,9 +1,12 @@
 """The server's run supervisor: hands queued runs to worker processes, stops cancelled
 ones, and settles runs whose worker ended.
 
-Runs live in the database, so the supervisor keeps no state a crash could lose: on start
-it requeues runs a previous server left running (their workers died with it: they are
-armed with PR_SET_PDEATHSIG), and their new workers resume from the checkpoint.
+Runs live in the database, so the supervisor keeps no state a crash could lose: runs a
+server left running when it died (their workers died with it: they are armed with
+PR_SET_PDEATHSIG) go back to the queue, and their new workers resume from the
+checkpoint. With one server (SQLite) that happens when it starts again; with several on
+one PostgreSQL database every server looks for runs no live server holds
+(service.runs.claims) as it starts and every RUN_SWEEP_SECONDS after.
 
 Workers are spawned from the event loop's thread on purpose: the parent-death signal
 fires when the *thread* that started a child exits, and the loop thread lives as long as
@@ -24,15 +27,17 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from service.db.runs import CANCELLING, Run
+from service.db.runs import CANCELLING, RUNNING, Run
 from service.db.session import Database
 from service.resource_limits import mentions_out_of_memory, run_out_of_memory_message
 from service.runs import repository
+from service.runs.claims import run_holds
 from service.settings import Settings, settings_environment
 
 log = logging.getLogger(__name__)
 
 _LOG_TAIL_CHARS = 600
+RUN_SWEEP_SECONDS = 2.0  # how often a server looks for runs whose server died (several servers)
 
 
 @dataclass
@@ -66,8 +71,10 @@ class RunSupervisor:
         self.settings = settings
         self.database = database
         self.workers: dict[str, WorkerProcess] = {}
+        self.holds = run_holds(database.engine)
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._last_sweep = 0.0
 
     # -- called from request handlers (any thread) ------------------------------------------
 
@@ -81,9 +88,9 @@ class RunSupervisor:
     async def run_forever(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
-        requeued = await asyncio.to_thread(self._requeue, "the server restarted; resuming at the next unfinished proposal")
+        requeued = await asyncio.to_thread(self._requeue_orphans)
         if requeued:
-            log.info("resuming %d run(s) left running by the previous server: %s", len(requeued), requeued)
+            log.info("resuming %d run(s) left running by a server that stopped: %s", len(requeued), requeued)
         while True:
             try:
                 await self.tick()
@@ -98,6 +105,8 @@ class RunSupervisor:
     async def tick(self) -> None:
         await self._reap()
         await self._stop_cancelled()
+        if self.holds.multi_server:
+            await self._check_holds()
         await self._start_queued()
 
     async def shutdown(self) -> None:
@@ -112,8 +121,11 @@ class RunSupervisor:
                 _signal_group(worker.process, signal.SIGKILL)
                 worker.process.wait()
         if self.workers:
-            await asyncio.to_thread(self._requeue, "the server stopped; the run resumes when it starts again")
+            await asyncio.to_thread(
+                self._requeue, "the server stopped; the run resumes when a server starts it again", list(self.workers)
+            )
         self.workers.clear()
+        await asyncio.to_thread(self.holds.close)
 
     # -- steps ------------------------------------------------------------------------------
 
@@ -128,6 +140,7 @@ class RunSupervisor:
                 # Killed by an allocation past its limit (a C++ std::bad_alloc aborts).
                 tail = run_out_of_memory_message(self.settings.run_memory_bytes)
             await asyncio.to_thread(self._settle, run_id, code, tail)
+            await asyncio.to_thread(self.holds.release, run_id)
 
     async def _stop_cancelled(self) -> None:
         cancelling = await asyncio.to_thread(self._cancelling_ids)
@@ -135,6 +148,8 @@ class RunSupervisor:
         for run_id in cancelling:
             worker = self.workers.get(run_id)
             if worker is None:
+                if self.holds.multi_server:
+                    continue  # another server's run; if that server died, the sweep settles it
                 # No process here (it ended, or never started): settle now.
                 await asyncio.to_thread(self._settle, run_id, 0, "")
             elif worker.term_sent_at is None:
@@ -143,6 +158,18 @@ class RunSupervisor:
             elif not worker.killed and now - worker.term_sent_at > self.settings.cancel_grace_seconds:
                 worker.killed = True
                 _signal_group(worker.process, signal.SIGKILL)
+
+    async def _check_holds(self) -> None:
+        """Several servers: stop workers of runs this server lost, requeue runs nobody holds."""
+        for run_id in await asyncio.to_thread(self.holds.lost, list(self.workers)):
+            worker = self.workers.pop(run_id)
+            log.warning("run %s: another server took it over while this one was cut off; stopping its worker", run_id)
+            _signal_group(worker.process, signal.SIGKILL)
+            worker.process.wait()
+        if time.monotonic() - self._last_sweep >= RUN_SWEEP_SECONDS:
+            requeued = await asyncio.to_thread(self._requeue_orphans)
+            if requeued:
+                log.info("requeued %d run(s) whose server stopped: %s", len(requeued), requeued)
 
     async def _start_queued(self) -> None:
         free = self.settings.max_concurrent_runs - len(self.workers)
@@ -175,13 +202,28 @@ class RunSupervisor:
 
     # -- database work (in a thread) --------------------------------------------------------
 
-    def _requeue(self, reason: str) -> list[str]:
+    def _requeue(self, reason: str, run_ids: list[str] | None = None) -> list[str]:
         with self.database.session() as session:
-            return repository.requeue_interrupted(session, reason)
+            return repository.requeue_interrupted(session, reason, run_ids)
+
+    def _requeue_orphans(self) -> list[str]:
+        """Runs left running by a server that is gone: back to the queue."""
+        self._last_sweep = time.monotonic()
+        if not self.holds.multi_server:  # the only server: every running run is a previous one's
+            return self._requeue("the server restarted; resuming at the next unfinished proposal")
+        reason = "the server running it stopped; resuming at the next unfinished proposal"
+        with self.database.session() as session:
+            active = session.scalars(select(Run.id).where(Run.status.in_((RUNNING, CANCELLING)))).all()
+        orphans = self.holds.orphaned([run_id for run_id in active if run_id not in self.workers])
+        try:
+            return self._requeue(reason, orphans) if orphans else []
+        finally:
+            for run_id in orphans:
+                self.holds.release(run_id)
 
     def _claim(self, limit: int) -> list[str]:
         with self.database.session() as session:
-            return [run.id for run in repository.claim_queued(session, limit)]
+            return [run.id for run in repository.claim_queued(session, limit, self.holds.hold)]
 
     def _record_pid(self, run_id: str, pid: int) -> None:
         with self.database.session() as session:
