@@ -1,4 +1,5 @@
-"""Proposals fine-tuned in parallel in fresh local worker processes."""
+"""Proposals fine-tuned in parallel in a pool of local worker processes, spawned once per
+run and reused for every iteration."""
 
 from __future__ import annotations
 
