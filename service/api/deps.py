@@ -1,4 +1,9 @@
-"""Typed dependencies shared by the routers: settings, session, stores, callers."""
+"""Typed dependencies shared by the routers: settings, session, stores, callers.
+
+Dependencies that do no I/O are `async def`: FastAPI runs every plain `def` dependency in
+a worker thread, and a thread hop per dependency per request is measurable CPU and
+latency under load (benchmarks/agents_load.py).
+"""
 
 from __future__ import annotations
 
@@ -20,23 +25,23 @@ from service.settings import Settings
 _bearer = HTTPBearer(auto_error=False)
 
 
-def app_settings(request: Request) -> Settings:
+async def app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def app_database(request: Request) -> Database:
+async def app_database(request: Request) -> Database:
     return request.app.state.database
 
 
-def app_blobs(request: Request) -> BlobStore:
+async def app_blobs(request: Request) -> BlobStore:
     return request.app.state.blobs
 
 
-def app_queue_signal(request: Request) -> QueueSignal:
+async def app_queue_signal(request: Request) -> QueueSignal:
     return request.app.state.queue_signal
 
 
-def app_run_events(request: Request) -> QueueSignal:
+async def app_run_events(request: Request) -> QueueSignal:
     return request.app.state.run_events
 
 
@@ -48,7 +53,7 @@ QueueSignalDep = Annotated[QueueSignal, Depends(app_queue_signal)]
 RunEventsDep = Annotated[QueueSignal, Depends(app_run_events)]  # wakes event streams
 
 
-def bearer_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
+async def bearer_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
     if credentials is None or not credentials.credentials:
         raise unauthorized("missing 'Authorization: Bearer <token>' header")
     return credentials.credentials
@@ -67,7 +72,7 @@ def current_agent(session: SessionDep, token: BearerToken) -> AgentIdentity:
     return agent
 
 
-def api_client(settings: SettingsDep, token: BearerToken) -> None:
+async def api_client(settings: SettingsDep, token: BearerToken) -> None:
     if not hmac.compare_digest(token.encode(), settings.api_token.encode()):
         raise unauthorized("wrong API token; send the server's NETADAPT_API_TOKEN as 'Authorization: Bearer <token>'")
 
