@@ -1,16 +1,20 @@
 """Wiring only: settings -> database, blob store, wake-up signals (and their PostgreSQL
 listener), run supervisor, routers, background loops.
 
-Run with `uvicorn --factory service.app:create_app` (settings from NETADAPT_* env vars).
+Run with `netadapt serve` (AppServer below), or `uvicorn --factory
+service.app:create_app` (settings from NETADAPT_* env vars; open long polls then hold up
+its shutdown until uvicorn cancels them).
 """
 
 from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
+import uvicorn
 from fastapi import FastAPI
 
 from service.api import api_router
@@ -84,17 +88,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+# What uvicorn gives open requests on shutdown before cancelling them (an error and a
+# traceback in the log); AppServer ends long polls and event streams before that.
 SHUTDOWN_GRACE_SECONDS = 5
+
+
+class AppServer(uvicorn.Server):
+    """uvicorn's server for an app of create_app: on shutdown, it first closes the app's
+    wake-up signals, so lease long polls answer and event streams end at once.
+
+    uvicorn's own shutdown stops accepting, waits for the open requests (up to
+    `timeout_graceful_shutdown`, then cancels them with an error and a traceback in the
+    log) and only then runs the app's lifespan shutdown: a lease waiting out its long
+    poll, or a run's event stream, would hold it up or end in that traceback. Agents ask
+    again; EventSource clients reconnect with Last-Event-ID.
+    """
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        state = self.config.app.state
+        state.queue_signal.close()
+        state.run_events.close()
+        await super().shutdown(sockets=sockets)
 
 
 def serve(settings: Settings | None = None) -> None:
     """Run the server in the foreground on settings.host:settings.port."""
-    import uvicorn
-
     settings = settings or get_settings()
-    # Event streams stay open while runs go on: on shutdown, give them a few seconds, not
-    # forever (clients reconnect with Last-Event-ID).
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
         port=settings.port,
@@ -102,3 +122,10 @@ def serve(settings: Settings | None = None) -> None:
         log_config=server_log_config(),
         **http_server_options(settings),
     )
+    server = AppServer(config)
+    try:
+        server.run()
+    except KeyboardInterrupt:  # Ctrl-C: uvicorn shut down, then raised the signal again
+        pass
+    if not server.started:  # e.g. the port is taken: uvicorn has logged why
+        raise SystemExit(3)

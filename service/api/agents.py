@@ -88,8 +88,9 @@ async def lease(
 
     first_round = True
     while True:
-        if await request.is_disconnected():
-            # Jobs leased now would sit out a whole lease before anyone else got them.
+        if signal.closed or await request.is_disconnected():
+            # Jobs leased now would sit out a whole lease before anyone else got them (the
+            # agent is gone, or the server is shutting down: the agent asks again).
             return LeaseOut(jobs=[])
         wake = signal.waiter()  # before the check, so no enqueue slips between
         jobs, requeued = await run_in_threadpool(claim, first_round)

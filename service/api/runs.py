@@ -314,7 +314,7 @@ async def _event_stream(database: Any, run_events: QueueSignal, run_id: str, aft
 
     idle_since = time.monotonic()
     yield f"retry: {SSE_RETRY_MILLISECONDS}\n\n"
-    while True:
+    while not run_events.closed:  # closed: the server is shutting down; clients reconnect
         wake = run_events.waiter()  # before reading, so no event slips between
         events, ended = await run_in_threadpool(poll, after)
         for event in events:

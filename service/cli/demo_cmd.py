@@ -53,14 +53,14 @@ class _ServerThread:
         import uvicorn
 
         from service.api.http_server import http_server_options
-        from service.app import SHUTDOWN_GRACE_SECONDS, create_app
+        from service.app import SHUTDOWN_GRACE_SECONDS, AppServer, create_app
 
         self.app = create_app(settings)
         config = uvicorn.Config(
             self.app, host="127.0.0.1", port=settings.port, log_level="warning",
             timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS, **http_server_options(settings),
         )
-        self.server = uvicorn.Server(config)
+        self.server = AppServer(config)  # ends the agent's lease long poll at once on exit
         self.thread = threading.Thread(target=self.server.run, name="netadapt-server", daemon=True)
 
     def __enter__(self) -> _ServerThread:

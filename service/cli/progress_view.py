@@ -10,6 +10,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 
+def line_console() -> Console:
+    """The CLI's console. Lines are never wrapped: rich wraps at 80 columns when the output
+    is a file or a pipe, which would split a result line in a log; tables still fit."""
+    return Console(soft_wrap=True)
+
+
 class RunProgressView:
     """Renders the engine's progress events: iteration, target, proposals, best accuracy."""
 

@@ -76,13 +76,11 @@ def request_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
-    from service.cli.progress_view import RunProgressView, print_summary
+    from service.cli.progress_view import RunProgressView, line_console, print_summary
     from service.pruning.offline_run import run_offline
 
     request = request_from_args(args)
-    console = Console()
+    console = line_console()
     with RunProgressView(console) as view:
         report = run_offline(request, progress=view.update)
     print_summary(console, report, args.out)

@@ -145,11 +145,9 @@ def run_create(args: argparse.Namespace) -> int:
 
 def follow(api: Any, run_id: str) -> int:
     """Show progress until the run ends; print the result table. Exit 0 only if it finished."""
-    from rich.console import Console
+    from service.cli.progress_view import RunProgressView, line_console
 
-    from service.cli.progress_view import RunProgressView
-
-    console = Console()
+    console = line_console()
     with RunProgressView(console) as view:
         def on_event(event: dict[str, Any]) -> None:
             if event["type"] == "status":
@@ -187,10 +185,10 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from service.cli.progress_view import line_console
 
     with client(args) as api:
-        print_run(Console(), api, api.run(args.run_id))
+        print_run(line_console(), api, api.run(args.run_id))
     return 0
 
 

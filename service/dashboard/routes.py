@@ -199,7 +199,8 @@ def run_events(
     run_id: str, request: Request, session: SessionDep, database: DatabaseDep, after: EventCursor = 0
 ) -> Response:
     _require(request)
-    return stream_events(run_id, session, database, after, request.headers.get("last-event-id"))
+    return stream_events(run_id, session, database, request.app.state.run_events, after,
+                         request.headers.get("last-event-id"))
 
 
 @api.post("/runs/{run_id}/{action}")

@@ -5,6 +5,10 @@ Enqueues happen in threadpool workers, waiters are coroutines on the event loop,
 a waiter that took the event before checking the queue cannot miss a notification that
 arrives between its check and its wait. Jobs enqueued by another process are still
 found by the waiters' periodic re-check.
+
+On shutdown the server closes its signals (service.app.AppServer): every waiter wakes,
+every later wait returns at once, and the loops that wait (lease long polls, event
+streams) see `closed` and answer, so uvicorn need not wait for them or cancel them.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ class QueueSignal:
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._event: asyncio.Event | None = None
+        self._closed = False
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Attach to the server's event loop (at startup)."""
@@ -35,8 +40,19 @@ class QueueSignal:
         with suppress(RuntimeError):  # the loop is shutting down
             loop.call_soon_threadsafe(self._wake)
 
+    def close(self) -> None:
+        """The server is shutting down: wake every waiter, now and from now on."""
+        self._closed = True
+        self.notify()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def _wake(self) -> None:
         event, self._event = self._event, asyncio.Event()
+        if self._closed:
+            self._event.set()
         if event is not None:
             event.set()
 

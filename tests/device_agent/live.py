@@ -21,7 +21,7 @@ from typing import Any, Callable
 import httpx
 import uvicorn
 
-from service.app import create_app
+from service.app import AppServer, create_app
 from tests.server.conftest import AGENT_TOKEN, API_TOKEN, make_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,7 +49,7 @@ def serve(data_dir: Path, port: int, **settings: Any) -> Iterator[str]:
         lifespan="on",
         timeout_graceful_shutdown=1,
     )
-    server = uvicorn.Server(config)
+    server = AppServer(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     wait_until(lambda: server.started or not thread.is_alive(), 15, "server start")

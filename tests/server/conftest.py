@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from latency_tables.db import make_engine, make_session_factory
 from service.api.http_server import http_server_options
-from service.app import create_app
+from service.app import AppServer, create_app
 from service.settings import Settings
 from tests.db.backends import database_url, module_database_url  # noqa: F401  (fixtures)
 
@@ -79,7 +79,7 @@ def running_server(settings: Settings) -> Iterator[LiveServer]:
         create_app(settings), log_level="warning", lifespan="on", timeout_graceful_shutdown=2,
         **http_server_options(settings),
     )
-    server = uvicorn.Server(config)
+    server = AppServer(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
