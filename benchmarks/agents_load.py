@@ -8,7 +8,14 @@ i mod N) that leases up to `--max-jobs` jobs at a time and reports their results
 one request (`--report batch`, what the device agent does) or one idempotent PUT per job
 (`--report per-job`), until the queue is empty. All agents measure one device profile,
 so they compete for the same queue (the claim path under contention is what is
-measured). Agents do no measuring: the figures are the servers' and the database's.
+measured). Agents do no measuring (`--measure-ms M`: each pretends to, sleeping M ms per
+job between lease and report, so the server sees a fleet's pace rather than a closed loop
+of agents that never pause): the figures are the servers' and the database's.
+
+With no measuring time every agent asks again the moment it is answered, so the server is
+always saturated and the lease wait is the time spent queueing for it (Little's law: N
+agents / request rate); results/s is then the capacity. With measuring time the offered
+rate is about N x 8 / (8 x M ms) and the lease wait shows whether the server keeps up.
 
 Afterwards the database is read directly to check that nothing was lost: every job is
 done exactly once (one accepted result, one table entry, status done). A job leased
@@ -32,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import secrets
 import shutil
@@ -220,17 +228,21 @@ class Shared:
     last_result: float = 0.0
 
 
-async def agent_loop(
-    server: Server, name: str, shared: Shared, max_jobs: int, report: str, deadline: float
-) -> AgentStats:
+@dataclass(frozen=True)
+class AgentPlan:
+    max_jobs: int
+    report: str  # batch | per-job
+    measure_seconds: float  # pretended measuring time per job
+    deadline: float
+
+
+async def agent_loop(server: Server, name: str, shared: Shared, plan: AgentPlan) -> AgentStats:
     """One agent: its own HTTP client and connection, as a real agent process has."""
     async with httpx.AsyncClient(base_url=server.base_url, timeout=120) as client:
-        return await _agent_work(client, server, name, shared, max_jobs, report, deadline)
+        return await _agent_work(client, server, name, shared, plan)
 
 
-async def _agent_work(
-    client: httpx.AsyncClient, server: Server, name: str, shared: Shared, max_jobs: int, report: str, deadline: float
-) -> AgentStats:
+async def _agent_work(client: httpx.AsyncClient, server: Server, name: str, shared: Shared, plan: AgentPlan) -> AgentStats:
     stats = AgentStats()
     reply = await client.post(register_path(), json={"token": server.agent_token, "name": name, "device": DEVICE})
     reply.raise_for_status()
@@ -238,12 +250,12 @@ async def _agent_work(
     stats.agent_id = agent_id
     headers = {"Authorization": f"Bearer {secret}"}
     while shared.finished < shared.total:
-        if time.monotonic() > deadline:
+        if time.monotonic() > plan.deadline:
             raise TimeoutError(f"{name}: the run took longer than its time limit")
         started = time.perf_counter()
         try:
             response = await client.post(
-                lease_path(agent_id), json={"wait_seconds": 1.0, "max_jobs": max_jobs}, headers=headers
+                lease_path(agent_id), json={"wait_seconds": 1.0, "max_jobs": plan.max_jobs}, headers=headers
             )
         except httpx.TransportError:
             # A lease whose reply was lost: its jobs come back when the lease expires.
@@ -261,7 +273,9 @@ async def _agent_work(
         for job in jobs:
             stats.leased.append(job["id"])
             results.append((job["id"], {"median": 1.0 + len(stats.leased), "spread": 0.0, "n": 3}))
-        if report == "batch":
+        if plan.measure_seconds:
+            await asyncio.sleep(plan.measure_seconds * len(jobs))
+        if plan.report == "batch":
             body = {"results": [{"job_id": job_id, **values} for job_id, values in results]}
             replies = (await _idempotent(client, "POST", results_path(agent_id), body, headers, stats)).json()["results"]
         else:
@@ -296,14 +310,15 @@ async def _idempotent(
 
 
 async def drive(
-    servers: list[Server], agents: int, jobs: int, max_jobs: int, report: str, time_limit: float, spy_output: Path | None
+    servers: list[Server], config: Config, time_limit: float, spy_output: Path | None
 ) -> tuple[str, list[AgentStats], Shared]:
+    agents, jobs = config.agents, config.jobs
     first = servers[0]
     async with httpx.AsyncClient(base_url=first.base_url, timeout=60) as client:
         api = {"Authorization": f"Bearer {first.api_token}"}
         # One agent registers first so the profile exists, then the jobs are enqueued.
         shared = Shared(total=jobs)
-        deadline = time.monotonic() + time_limit
+        plan = AgentPlan(config.max_jobs, config.report, config.measure_ms / 1000, time.monotonic() + time_limit)
         reply = await client.post(register_path(), json={"token": first.agent_token, "name": "setup", "device": DEVICE})
         reply.raise_for_status()
         profile_id = reply.json()["profile_id"]
@@ -316,7 +331,7 @@ async def drive(
         with py_spy(first.process.pid, spy_output):  # the agents' part only, not start-up and enqueueing
             stats = await asyncio.gather(
                 *(
-                    agent_loop(servers[i % len(servers)], f"load-agent-{i}", shared, max_jobs, report, deadline)
+                    agent_loop(servers[i % len(servers)], f"load-agent-{i}", shared, plan)
                     for i in range(agents)
                 )
             )
@@ -383,6 +398,7 @@ class Config:
     max_jobs: int
     servers: int
     report: str
+    measure_ms: float = 0.0
 
 
 def run_one(config: Config, postgres_url: str, time_limit: float, spy_output: Path | None = None) -> dict:
@@ -392,10 +408,12 @@ def run_one(config: Config, postgres_url: str, time_limit: float, spy_output: Pa
         with fresh_database(config.db, workdir, postgres_url) as url, running_servers(url, workdir, config.servers) as servers:
             pids = [server.process.pid for server in servers]
             cpu_before = sum(cpu_seconds(pid) for pid in pids)
+            client_before = cpu_seconds(os.getpid())
             profile_id, stats, shared = asyncio.run(
-                drive(servers, config.agents, config.jobs, config.max_jobs, config.report, time_limit, spy_output)
+                drive(servers, config, time_limit, spy_output)
             )
             server_cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
+            client_cpu = cpu_seconds(os.getpid()) - client_before
             problems = check_exactly_once(url, profile_id, config.jobs, stats)
     except BaseException:
         for log in sorted(workdir.glob("server-*.log")):
@@ -417,6 +435,7 @@ def run_one(config: Config, postgres_url: str, time_limit: float, spy_output: Pa
         "transport_errors": sum(a.transport_errors for a in stats),
         "re_leased": sum(len(a.leased) for a in stats) - len({j for a in stats for j in a.leased}),
         "server_cpu_ms_per_result": 1000 * server_cpu / config.jobs,
+        "client_cpu_ms_per_result": 1000 * client_cpu / config.jobs,
         "agents_with_work": sum(1 for a in stats if a.leased),
         "load": (load_before, os.getloadavg()[0]),
         "problems": problems,
@@ -435,6 +454,10 @@ def main(argv: list[str] | None = None) -> int:
         "--report", nargs="+", choices=("batch", "per-job"), default=["batch"],
         help="results in one request per lease (the device agent) or one PUT per job (agents before batches)",
     )
+    parser.add_argument(
+        "--measure-ms", type=float, nargs="+", default=[0.0],
+        help="pretended measuring time per job (0: agents never pause, the server is saturated)",
+    )
     parser.add_argument("--time-limit", type=float, default=300, help="seconds one configuration may take")
     parser.add_argument("--py-spy", type=Path, default=None, help="write the first server's collapsed stacks here")
     parser.add_argument(
@@ -446,27 +469,29 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"{len(os.sched_getaffinity(0))} cores; each server one uvicorn process; agents: one asyncio client process; "
           f"{args.max_jobs} job(s) per lease")
-    header = (f"{'db':<11}{'servers':>8}{'report':>8}{'agents':>7}{'jobs':>7}{'seconds':>9}{'results/s':>11}"
+    header = (f"{'db':<11}{'servers':>8}{'report':>8}{'measure ms':>11}{'agents':>7}{'jobs':>7}{'seconds':>9}"
+              f"{'results/s':>11}"
               f"{'lease p50 ms':>14}{'lease p99 ms':>14}{'report p99 ms':>15}{'server CPU ms/result':>22}"
+              f"{'agents CPU ms/result':>22}"
               f"{'re-leased':>11}{'load avg':>13}  done exactly once")
     print(header)
     failed = False
-    for kind in args.databases:
-        for servers in args.servers:
-            for report in args.report:
-                for agents in args.agents:
-                    jobs = max(args.min_jobs, args.jobs_per_agent * agents)
-                    config = Config(kind, agents, jobs, args.max_jobs, servers, report)
-                    r = run_one(config, args.postgres_url, args.time_limit, args.py_spy)
-                    verdict = "yes" if not r["problems"] else "NO: " + "; ".join(r["problems"])
-                    if r["transport_errors"]:
-                        verdict += f" ({r['transport_errors']} dropped connections retried)"
-                    failed |= bool(r["problems"])
-                    load = "{:.1f}-{:.1f}".format(*r["load"])
-                    print(f"{kind:<11}{servers:>8}{report:>8}{agents:>7}{jobs:>7}{r['seconds']:>9.1f}"
-                          f"{r['results_per_s']:>11.1f}{r['lease_p50_ms']:>14.1f}{r['lease_p99_ms']:>14.1f}"
-                          f"{r['report_p99_ms']:>15.1f}{r['server_cpu_ms_per_result']:>22.2f}{r['re_leased']:>11}"
-                          f"{load:>13}  {verdict}", flush=True)
+    for kind, servers, report, measure_ms, agents in itertools.product(
+        args.databases, args.servers, args.report, args.measure_ms, args.agents
+    ):
+        jobs = max(args.min_jobs, args.jobs_per_agent * agents)
+        config = Config(kind, agents, jobs, args.max_jobs, servers, report, measure_ms)
+        r = run_one(config, args.postgres_url, args.time_limit, args.py_spy)
+        verdict = "yes" if not r["problems"] else "NO: " + "; ".join(r["problems"])
+        if r["transport_errors"]:
+            verdict += f" ({r['transport_errors']} dropped connections retried)"
+        failed |= bool(r["problems"])
+        load = "{:.1f}-{:.1f}".format(*r["load"])
+        print(f"{kind:<11}{servers:>8}{report:>8}{measure_ms:>11g}{agents:>7}{jobs:>7}{r['seconds']:>9.1f}"
+              f"{r['results_per_s']:>11.1f}{r['lease_p50_ms']:>14.1f}{r['lease_p99_ms']:>14.1f}"
+              f"{r['report_p99_ms']:>15.1f}{r['server_cpu_ms_per_result']:>22.2f}"
+              f"{r['client_cpu_ms_per_result']:>22.2f}{r['re_leased']:>11}"
+              f"{load:>13}  {verdict}", flush=True)
     return 1 if failed else 0
 
 

@@ -102,9 +102,12 @@ class Job(Base):
         return list(json.loads(self.lessees_json or "[]"))
 
     def add_lessee(self, agent_id: str) -> None:
+        self.lessees_json = self.with_lessee(agent_id)
+
+    def with_lessee(self, agent_id: str) -> str:
+        """lessees_json with `agent_id` added (unchanged if it is there)."""
         lessees = self.lessees
-        if agent_id not in lessees:
-            self.lessees_json = json.dumps([*lessees, agent_id])
+        return self.lessees_json if agent_id in lessees else json.dumps([*lessees, agent_id])
 
     @property
     def result_details(self) -> dict[str, Any]:

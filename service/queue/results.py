@@ -20,15 +20,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from latency_tables.db import utcnow, write_transaction
-from latency_tables.store import StoredSignature, TableEntry, add_model_measurement, lookup_entries, upsert_entry
+from latency_tables.store import StoredSignature, TableEntry, add_model_measurement, upsert_entry
 from service.db.agents import AgentIdentity, note_agent
 from service.db.models import DONE, FAILED, Job
 from service.queue.errors import InvalidResult, JobNotFound, QueueError
-from service.queue.jobs import check_profile, jobs_for_agent, not_held_error
+from service.queue.jobs import check_profile, jobs_for_agent, not_held_error, show_written, update_jobs
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ def record_results(
         jobs = jobs_for_agent(session, [job_id for i, (job_id, _) in enumerate(reports) if i not in invalid])
         done = failed = 0
         measured: list[tuple[Job, ResultValues]] = []
+        changes: list[tuple[Job, dict[str, Any]]] = []
         for index, (job_id, values) in enumerate(reports):
             if index in invalid:
                 outcomes.append(ReportOutcome(job_id, error=invalid[index]))
@@ -139,17 +141,16 @@ def record_results(
                 same = values.same_as(job)
                 outcomes.append(ReportOutcome(job_id, RecordOutcome(job, False, not same, False)))
                 continue
-            if values.error is not None:
-                job.status = FAILED
-                job.failure_reason = f"agent {agent.id} could not measure it: {values.error}"
-                failed += 1
-            else:
-                job.status = DONE
-                job.failure_reason = None
+            if values.error is None:
                 measured.append((job, values))
                 done += 1
-            _set_result(job, agent, values, now)
+            else:
+                failed += 1
+            change = _result_columns(agent, values, now)
+            show_written(job, change)  # a repeat later in this batch sees the result
+            changes.append((job, change))
             outcomes.append(ReportOutcome(job_id, RecordOutcome(job, True, False, False)))
+        update_jobs(session, changes)
         written = _store_measurements(session, measured, agent, now)
         note_agent(session, agent.id, seen_at=now, jobs_done=done, jobs_failed=failed)
     return [
@@ -160,16 +161,22 @@ def record_results(
     ]
 
 
-def _set_result(job: Job, agent: AgentIdentity, values: ResultValues, now: datetime) -> None:
-    job.result_median = values.median
-    job.result_spread = values.stored_spread()
-    job.result_n = values.n
-    job.result_error = values.error
-    job.result_details_json = json.dumps(values.details) if values.details else None
-    job.result_agent_id = agent.id
-    job.leased_by = None
-    job.lease_expires_at = None
-    job.finished_at = now
+def _result_columns(agent: AgentIdentity, values: ResultValues, now: datetime) -> dict[str, Any]:
+    """The job's columns once `values` is its result."""
+    failed = values.error is not None
+    return {
+        "status": FAILED if failed else DONE,
+        "failure_reason": f"agent {agent.id} could not measure it: {values.error}" if failed else None,
+        "result_median": values.median,
+        "result_spread": values.stored_spread(),
+        "result_n": values.n,
+        "result_error": values.error,
+        "result_details_json": json.dumps(values.details) if values.details else None,
+        "result_agent_id": agent.id,
+        "leased_by": None,
+        "lease_expires_at": None,
+        "finished_at": now,
+    }
 
 
 def _has_result(job: Job) -> bool:
@@ -192,11 +199,15 @@ def _store_measurements(
             _add_model_measurement(session, job, agent, values, now)
             written.add(job.id)
     for (profile_id, metric), by_digest in layers.items():
-        existing = lookup_entries(session, profile_id, metric, by_digest)
+        existing = _measured_digests(session, profile_id, metric, list(by_digest))
         new = {digest: item for digest, item in by_digest.items() if digest not in existing}
+        if not new:
+            continue
         try:
-            with session.begin_nested():  # one savepoint for the batch, not one per entry
-                session.add_all(_entry(job, values, agent, now) for job, values in new.values())
+            with session.begin_nested():  # one savepoint and one INSERT for the batch
+                session.connection().execute(
+                    insert(TableEntry.__table__), [_entry(job, values, agent, now) for job, values in new.values()]
+                )
             written.update(job.id for job, _ in new.values())
         except IntegrityError:
             # Another writer stored some of these meanwhile: theirs were first; one by one.
@@ -206,20 +217,31 @@ def _store_measurements(
     return written
 
 
-def _entry(job: Job, values: ResultValues, agent: AgentIdentity, now: datetime) -> TableEntry:
+def _measured_digests(session: Session, profile_id: str, metric: str, digests: list[str]) -> set[str]:
+    entries = TableEntry.__table__.c
+    rows = session.connection().execute(
+        select(entries.signature_digest).where(
+            entries.profile_id == profile_id, entries.metric == metric, entries.signature_digest.in_(digests)
+        )
+    )
+    return {digest for (digest,) in rows}
+
+
+def _entry(job: Job, values: ResultValues, agent: AgentIdentity, now: datetime) -> dict[str, Any]:
+    """A table_entries row (as upsert_entry writes it)."""
     assert job.signature_digest is not None and job.signature_json is not None
     assert values.median is not None and values.n is not None
-    return TableEntry(
-        profile_id=job.profile_id,
-        metric=job.metric,
-        signature_digest=job.signature_digest,
-        signature_json=job.signature_json,
-        median=float(values.median),
-        spread=float(values.stored_spread() or 0.0),
-        n=int(values.n),
-        agent_id=agent.id,
-        measured_at=now,
-    )
+    return {
+        "profile_id": job.profile_id,
+        "metric": job.metric,
+        "signature_digest": job.signature_digest,
+        "signature_json": job.signature_json,
+        "median": float(values.median),
+        "spread": float(values.stored_spread() or 0.0),
+        "n": int(values.n),
+        "agent_id": agent.id,
+        "measured_at": now,
+    }
 
 
 def _upsert_layer_entry(session: Session, job: Job, agent: AgentIdentity, values: ResultValues, now: datetime) -> bool:
