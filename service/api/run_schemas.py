@@ -63,6 +63,11 @@ class RunOut(BaseModel):
     current_accuracy: float | None = Field(description="holdout accuracy of the current model")
     baseline_test_accuracy: float | None
     test_accuracy: float | None = Field(description="test accuracy of the final model")
+    tflite_test_accuracy: float | None = Field(
+        None,
+        description="test accuracy of final.tflite run with LiteRT: for training.precision 'int8' the "
+        "quantized model's, beside the Keras model's test_accuracy; null until the run finishes",
+    )
     stop_reason: str | None = Field(
         description=f"why the iterations stopped: {' | '.join(STOP_REASONS)}; null until then. " + BUDGET_GUARANTEE
     )
@@ -94,6 +99,7 @@ class RunOut(BaseModel):
             current_accuracy=run.current_accuracy,
             baseline_test_accuracy=run.baseline_test_accuracy,
             test_accuracy=run.test_accuracy,
+            tflite_test_accuracy=run.tflite_test_accuracy,
             stop_reason=run.stop_reason,
             error=run.error,
             created_at=run.created_at,

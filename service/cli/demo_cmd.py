@@ -17,13 +17,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from service.run_options import add_cli_arguments, cli_values
+
 DEMO_MODEL = "vgg_digits32.keras"
 DEMO_IMAGE_SIZE = (32, 32)
 DEMO_BASELINE_EPOCHS = 8
 # Demo schedule: a bigger first step than the paper's 0.025 so that 60% is reached in 3-4
 # iterations, and shorter fine-tunes, to finish in minutes on 2 cores. Every value is in
 # the run record.
-DEMO_ENGINE = {"init_reduction_ratio": 0.15, "decay": 0.96, "channel_step": 8, "max_iterations": 20}
+DEMO_ENGINE = {"init_reduction_ratio": 0.1, "decay": 1.0, "channel_step": 4, "max_iterations": 20, "prescreen": 3}
 DEMO_TRAINING = {"short_term_steps": 40, "long_term_epochs": 3, "holdout": 0.15, "seed": 0}
 
 
@@ -33,7 +35,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=8000, help="server port on 127.0.0.1 (default 8000)")
     p.add_argument("--budget", type=float, default=0.6, help="fraction of the baseline latency (default 0.6)")
     p.add_argument("--fresh", action="store_true", help="start a new run even if the demo ran before")
+    add_cli_arguments(p, _demo_options())
     p.set_defaults(handler=run)
+
+
+def _demo_options() -> tuple[Any, ...]:
+    """Run options the demo takes on its command line (declared with the run's options)."""
+    from service.run_options import training_options
+
+    return tuple(o for o in training_options() if o.name == "precision")
 
 
 def _port_free(port: int) -> bool:
@@ -130,23 +140,32 @@ def run(args: argparse.Namespace) -> int:
         print(f"server: {settings.internal_url} (API docs at /docs), data in {settings.data_dir}")
         model = api.upload_model(baseline)
         device = wait_for_agent_profile(api, "latency_ms", server.app.state.embedded_agent)
+        chosen = cli_values(args, _demo_options())
         spec = {
             "model_id": model["id"], "dataset_id": "digits", "metric": "latency_ms", "device": device,
-            "budget": args.budget, "engine": DEMO_ENGINE, "training": DEMO_TRAINING,
+            "budget": args.budget, "engine": DEMO_ENGINE, "training": {**DEMO_TRAINING, **chosen},
         }
-        key = None if args.fresh else f"demo-{model['id']}-{device}-{args.budget}"
+        precision = chosen.get("precision", "float32")
+        key = None if args.fresh else f"demo-{model['id']}-{device}-{args.budget}" + (
+            f"-{precision}" if precision != "float32" else ""
+        )
         run_record = api.create_run(spec, idempotency_key=key)
         if run_record["status"] in ("cancelled", "failed"):
             run_record = api.resume(run_record["id"])
-        print(f"run {run_record['id']}: metric latency_ms on profile {device}, budget {args.budget:.0%} of the baseline")
+        print(
+            f"run {run_record['id']}: metric latency_ms ({precision}) on profile {device}, budget "
+            f"{args.budget:.0%} of the baseline"
+        )
         code = follow(api, run_record["id"])
         final = api.run(run_record["id"])
         if final["baseline_cost"] and final["current_cost"]:
             print(
-                f"measured host latency: baseline {final['baseline_cost']:.3f} ms -> final "
+                f"measured host latency ({precision}): baseline {final['baseline_cost']:.3f} ms -> final "
                 f"{final['current_cost']:.3f} ms ({final['current_cost'] / final['baseline_cost']:.1%}; "
                 f"budget {args.budget:.0%})"
             )
+        if final.get("tflite_test_accuracy") is not None:
+            print(f"final.tflite ({precision}, LiteRT) test accuracy {final['tflite_test_accuracy']:.1%}")
         print(f"artifacts: netadapt runs download {run_record['id']} --server {settings.internal_url}")
         print(f"dashboard: {settings.internal_url}/ (serve it again with `netadapt serve --dev --data-dir {args.data_dir} --port {args.port}`)")
     return code

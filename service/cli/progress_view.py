@@ -148,5 +148,8 @@ def print_summary(console: Console, report: dict[str, Any], out_dir: Path | None
     table.add_row("final", format_cost(final), f"{final / base:.1%}", _accuracy(s["final_holdout_accuracy"]),
                   _accuracy(s["test_accuracy"]))
     console.print(table)
+    tflite_accuracy = report.get("tflite_test_accuracy")
+    if tflite_accuracy is not None:
+        console.print(f"final.tflite ({report.get('precision', 'float32')}, LiteRT) test accuracy {tflite_accuracy:.4f}")
     if out_dir is not None:
         console.print(f"wrote {out_dir}/history.json, {out_dir}/final.keras, {out_dir}/final.tflite")

@@ -267,4 +267,6 @@ def print_run(console: Any, api: Any, run: dict[str, Any]) -> None:
         return
     report = api.report(run["id"])
     report["baseline_test_accuracy"] = run.get("baseline_test_accuracy")
+    report["tflite_test_accuracy"] = run.get("tflite_test_accuracy")
+    report["precision"] = run["request"]["training"].get("precision", "float32")
     print_summary(console, report)

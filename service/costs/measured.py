@@ -33,7 +33,7 @@ class TablesBackend(Protocol):
         ...
 
     def submit_model(self, profile_id: str, metric: str, tflite: bytes, raw_sum: float | None,
-                     estimated: float | None) -> str:
+                     estimated: float | None, *, dtype: str = "float32") -> str:
         ...
 
     def wait_for_jobs(self, job_ids: Sequence[str], timeout: float) -> dict[str, dict[str, Any]]:
@@ -56,7 +56,10 @@ class MeasuredEstimator:
         export_tflite: Callable[[str], bytes],
         wait_timeout: float = 3600.0,
         progress: Callable[[dict[str, Any]], None] | None = None,
+        dtype: str = "float32",
     ) -> None:
+        """`dtype`: the precision `signatures_for` and `export_tflite` produce models in (the
+        per-invoke overhead entry and the whole-model measurements are of that dtype)."""
         self.signatures_for = signatures_for
         self.tables = tables
         self.profile_id = profile_id
@@ -69,7 +72,8 @@ class MeasuredEstimator:
         # Each one-op model pays the interpreter's fixed per-invoke cost once; a whole model
         # pays it once in all. The table's entry for a near-empty op measures that cost,
         # which is counted once per model instead of once per op.
-        self._overhead = overhead_signature()
+        self.dtype = dtype
+        self._overhead = overhead_signature(dtype)
         self.entries_requested = 0  # distinct entries this run asked the table for
         self.jobs_waited = 0
 
@@ -102,7 +106,7 @@ class MeasuredEstimator:
         raw = self.raw_sum(config)
         estimated = raw * self.scale
         job_id = self.tables.submit_model(
-            self.profile_id, self.metric, self.export_tflite(model), raw, estimated
+            self.profile_id, self.metric, self.export_tflite(model), raw, estimated, dtype=self.dtype
         )
         self._emit("waiting_for_measurements", jobs=1, kind="model")
         result = self._wait([job_id])[job_id]

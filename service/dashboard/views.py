@@ -39,6 +39,7 @@ def run_summary(run: Run) -> dict[str, Any]:
     out = RunOut.of(run)
     return {
         **out.model_dump(exclude={"request"}),
+        "precision": out.request.training.precision,
         "duration": duration(run.started_at, run.finished_at),
         "can_cancel": run.status in CANCELLABLE,
         "can_resume": run.status in RESUMABLE_STATUSES,

@@ -58,6 +58,7 @@ class Run(Base):
     current_accuracy: Mapped[float | None] = mapped_column(Float)  # holdout
     baseline_test_accuracy: Mapped[float | None] = mapped_column(Float)
     test_accuracy: Mapped[float | None] = mapped_column(Float)  # final model, test split
+    tflite_test_accuracy: Mapped[float | None] = mapped_column(Float)  # final.tflite (LiteRT), test split
 
     state_json: Mapped[str | None] = mapped_column(Text)  # the engine's checkpoint
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)

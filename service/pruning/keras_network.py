@@ -111,10 +111,12 @@ class KerasNetwork:
 
     def finalize(self, model: str) -> tuple[str, float]:
         """Long-term fine-tune on the whole training split (the holdout has done its job of
-        choosing proposals), then evaluate once on the test split and export."""
+        choosing proposals), then evaluate once on the test split and export .keras and the
+        device .tflite."""
         import keras
 
-        from service.training.export import save_keras, to_tflite
+        from service.pruning.run_tflite import write_run_tflite
+        from service.training.export import save_keras
         from service.training.finetune import train
 
         keras_model = keras.saving.load_model(resolve(self.run_dir, model), compile=False)
@@ -136,6 +138,8 @@ class KerasNetwork:
 
             accuracy = evaluate(keras_model, ds.x_test, ds.y_test)
         save_keras(keras_model, self.run_dir / FINAL_KERAS)
-        to_tflite(keras_model, self.run_dir / FINAL_TFLITE)
+        # The conversion the run measured, at its precision (int8: calibrated on the
+        # training split); fine-tuning above stayed in float.
+        write_run_tflite(keras_model, self.run_dir / FINAL_TFLITE, self.data_spec, opts)
         self._cached = None
         return FINAL_KERAS, float(accuracy)

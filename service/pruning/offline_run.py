@@ -191,9 +191,9 @@ def write_history(request: OfflineRunRequest, state: dict[str, Any], graph: Any,
 
 def _measured_estimator(request: OfflineRunRequest, graph: Any, progress: Any) -> Any:
     """Lookup-table estimator backed by the server's tables for `request.device`."""
-    from service.costs.device_export import to_device_tflite
     from service.costs.keras_signatures import signature_fn
     from service.costs.measured import MeasuredEstimator
+    from service.pruning.run_tflite import run_tflite
     import httpx
 
     from service.tables_client import TablesClient, TablesClientError
@@ -215,11 +215,13 @@ def _measured_estimator(request: OfflineRunRequest, graph: Any, progress: Any) -
         import keras
 
         path = Path(ref) if Path(ref).is_absolute() else request.out_dir / ref
-        return to_device_tflite(keras.saving.load_model(path, compile=False))
+        # The conversion the run's .tflite artifacts get too (run_tflite).
+        return run_tflite(keras.saving.load_model(path, compile=False), request.data, request.options)
 
+    precision = request.options.precision
     return MeasuredEstimator(
-        signature_fn(graph, "float32"), client, request.device, request.metric, export,
-        progress=progress,
+        signature_fn(graph, precision), client, request.device, request.metric, export,
+        progress=progress, dtype=precision,
     )
 
 
@@ -238,6 +240,7 @@ def run_offline(
     from service.pruning.data import load_run_data
     from service.pruning.keras_network import KerasNetwork
     from service.pruning.proposal_worker import ProposalContext, limit_threads, run_proposal
+    from service.pruning.run_tflite import final_tflite_test_accuracy
     from service.surgery import SurgeryError, analyze
     from service.training.dataset_types import DatasetError
     from service.training.datasets import check_compatible
@@ -309,4 +312,8 @@ def run_offline(
             progress=on_progress,
         )
         engine.run()
+    # The file a user deploys, run with LiteRT: at precision int8 this is the quantized
+    # model's accuracy, next to the Keras model's in the summary.
+    extra["precision"] = request.options.precision
+    extra["tflite_test_accuracy"] = final_tflite_test_accuracy(run_dir, request.data, request.options)
     return write_history(request, store.load() or {}, graph, extra)

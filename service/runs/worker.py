@@ -60,15 +60,13 @@ def build_request(settings: Any, session: Any, run: Any) -> Any:
     )
 
 
-def export_iteration_tflites(directory: Path) -> None:
-    """Every kept iteration model also as .tflite (float32, the converter's defaults)."""
-    import keras
-
+def export_iteration_tflites(directory: Path, request: Any) -> None:
+    """Every kept iteration model also as .tflite: the conversion the run measures, at the
+    run's precision."""
+    from service.pruning.run_tflite import write_tflites_beside
     from service.runs.artifacts import iteration_models_without_tflite
-    from service.training.export import to_tflite
 
-    for path in iteration_models_without_tflite(directory):
-        to_tflite(keras.saving.load_model(path, compile=False), path.with_suffix(".tflite"))
+    write_tflites_beside(iteration_models_without_tflite(directory), request.data, request.options)
 
 
 def execute(run_id: str) -> int:
@@ -94,17 +92,18 @@ def execute(run_id: str) -> int:
             fit = run.request.get("method") == "fit"
             request = fit_request(settings, run) if fit else build_request(settings, session, run)
         recorder = RunProgressRecorder(
-            database, run_id, on_iteration=lambda _: export_iteration_tflites(directory)
+            database, run_id, on_iteration=None if fit else lambda _: export_iteration_tflites(directory, request)
         )
         store = DatabaseCheckpointStore(database, run_id)
         if fit:
             report = run_fit_job(request, directory, recorder, store.save)
         else:
             report = run_offline(request, progress=recorder, store=store)
-            export_iteration_tflites(directory)
+            export_iteration_tflites(directory, request)
         with database.session() as session:
             repository.mark_finished(
-                session, run_id, report["summary"], baseline_test_accuracy=report.get("baseline_test_accuracy")
+                session, run_id, report["summary"], baseline_test_accuracy=report.get("baseline_test_accuracy"),
+                tflite_test_accuracy=report.get("tflite_test_accuracy"),
             )
         return 0
     except Exception as exc:  # recorded on the run; a bug's traceback goes to the worker log

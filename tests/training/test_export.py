@@ -1,15 +1,18 @@
-"""Atomic .keras saving and TFLite conversion checked against the Keras model."""
+"""Atomic .keras saving, and the .tflite files the service writes (the device conversion:
+batch 1, int8 end to end) checked against the Keras model with LiteRT."""
 
 from __future__ import annotations
 
 import keras
 import numpy as np
 import pytest
+from ai_edge_litert.interpreter import Interpreter
 
 from service.training.datasets import load_dataset
 from service.training.export import save_keras, to_tflite
 from service.training.finetune import finetune
-from service.training.tflite_inference import tflite_predict
+from service.training.tflite_inference import tflite_accuracy, tflite_predict
+from service.training.evaluation import evaluate
 from service.zoo import digits_cnn
 
 
@@ -80,17 +83,31 @@ def test_int8_tflite_mostly_agrees_with_keras(trained_model, digits, tmp_path):
         trained_model, tmp_path / "digits_int8.tflite", dtype="int8",
         representative=digits.x_train,
     )
+    interpreter = Interpreter(model_path=str(path))
+    # int8 in and out, as measured: the caller quantizes with the input's scale and zero point.
+    assert interpreter.get_input_details()[0]["dtype"] == np.int8
+    assert interpreter.get_output_details()[0]["dtype"] == np.int8
+    assert list(interpreter.get_input_details()[0]["shape_signature"]) == [1, 8, 8, 1]
     predicted = tflite_predict(path, digits.x_test)
     expected = keras_probabilities(trained_model, digits.x_test)
-    assert predicted.dtype == np.float32  # float I/O around an int8 body, by design
     assert np.mean(predicted.argmax(-1) == expected.argmax(-1)) >= 0.9
+    keras_accuracy = evaluate(trained_model, digits.x_test, digits.y_test)
+    assert abs(tflite_accuracy(path.read_bytes(), digits.x_test, digits.y_test) - keras_accuracy) < 0.05
     float_path = to_tflite(trained_model, tmp_path / "digits.tflite")
     assert path.stat().st_size < 0.5 * float_path.stat().st_size
+
+
+def test_files_are_the_measured_conversion(trained_model, digits, tmp_path):
+    from service.costs.device_export import to_device_tflite
+
+    assert to_tflite(trained_model, tmp_path / "f.tflite").read_bytes() == to_device_tflite(trained_model)
+    int8 = to_tflite(trained_model, tmp_path / "q.tflite", "int8", representative=digits.x_train)
+    assert int8.read_bytes() == to_device_tflite(trained_model, "int8", representative=digits.x_train)
 
 
 def test_tflite_argument_errors(tmp_path):
     model = digits_cnn()
     with pytest.raises(ValueError, match="representative inputs"):
         to_tflite(model, tmp_path / "m.tflite", dtype="int8")
-    with pytest.raises(ValueError, match="'float32' or 'int8'"):
+    with pytest.raises(ValueError, match="dtype must be one of"):
         to_tflite(model, tmp_path / "m.tflite", dtype="float16")
