@@ -9,7 +9,7 @@ import time
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
-from service.api.deps import CurrentAgent, QueueSignalDep, SessionDep, SettingsDep
+from service.api.deps import CurrentAgent, DatabaseDep, QueueSignalDep, SessionDep, SettingsDep
 from service.api.errors import api_error, problem_responses, unauthorized
 from service.api.schemas import (
     HeartbeatOut,
@@ -33,8 +33,12 @@ from service.queue import ReportOutcome, ResultValues, heartbeat, lease_jobs, re
 router = APIRouter(tags=["agents"])
 
 # How often a waiting lease re-checks the queue for jobs enqueued by other processes
-# (jobs enqueued in this process wake it at once through the QueueSignal).
+# (jobs enqueued in this process wake it at once through the QueueSignal), and sweeps
+# expired leases. On PostgreSQL other processes' enqueues, releases and expiry sweeps wake
+# it too (LISTEN/NOTIFY): the re-check is only a safety net there, and rarer, since every
+# waiting agent's re-check is a transaction.
 LEASE_POLL_SECONDS = 0.2
+LISTENED_LEASE_POLL_SECONDS = 2.0
 
 
 @router.post("/agents/register", response_model=RegistrationOut)
@@ -71,12 +75,14 @@ async def lease(
     request: Request,
     agent: CurrentAgent,
     session: SessionDep,
+    database: DatabaseDep,
     settings: SettingsDep,
     signal: QueueSignalDep,
 ) -> LeaseOut:
     if agent.id != agent_id:
         raise api_error(403, f"this secret belongs to agent {agent.id}, not {agent_id}")
     deadline = time.monotonic() + min(body.wait_seconds, settings.long_poll_seconds)
+    poll_seconds = LEASE_POLL_SECONDS if database.listener is None else LISTENED_LEASE_POLL_SECONDS
 
     def claim(first_round: bool) -> tuple[list[JobOut], bool]:
         # One transaction: contact (first round: an idle agent is still online), expired
@@ -100,7 +106,7 @@ async def lease(
         remaining = deadline - time.monotonic()
         if jobs or remaining <= 0:
             return LeaseOut(jobs=jobs)
-        await signal.wait(wake, min(LEASE_POLL_SECONDS, remaining))
+        await signal.wait(wake, min(poll_seconds, remaining))
 
 
 _BATCH_ITEM_ERRORS = (

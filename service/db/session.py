@@ -18,6 +18,8 @@ from service.db.notify import Listener
 class Database:
     engine: Engine
     sessions: sessionmaker[Session]
+    # PostgreSQL: the thread that turns other processes' NOTIFYs into wake-ups (listen()).
+    listener: Listener | None = None
 
     @classmethod
     def connect(cls, url: str, *, migrate: bool = True) -> Database:
@@ -44,9 +46,9 @@ class Database:
         NOTIFY on their channels (service.db.notify). SQLite: None; waiters poll."""
         if self.engine.dialect.name != "postgresql":
             return None
-        listener = Listener(self.engine, handlers)
-        listener.start()
-        return listener
+        self.listener = Listener(self.engine, handlers)
+        self.listener.start()
+        return self.listener
 
     def dispose(self) -> None:
         self.engine.dispose()
