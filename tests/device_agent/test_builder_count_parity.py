@@ -1,5 +1,6 @@
 """A one-layer model built from its signature without TensorFlow executes the same
-number of instructions as the converter's model of the same Keras layer."""
+number of instructions as the converter's model of the same Keras layer, float32 and int8
+(per-channel weight scales, int8 inputs and outputs, as runs at precision int8 convert)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from service.costs.device_export import to_device_tflite
 pytestmark = pytest.mark.slow
 
 
-def _keras_layer_models() -> dict[str, keras.Model]:
+def keras_layer_models() -> dict[str, keras.Model]:
     def single(shape, *stack):
         inp = keras.Input(shape)
         x = inp
@@ -32,7 +33,7 @@ def _keras_layer_models() -> dict[str, keras.Model]:
     }
 
 
-def _trained_like(model: keras.Model) -> keras.Model:
+def trained_like(model: keras.Model) -> keras.Model:
     """Non-zero weights everywhere: the converter drops an all-zero bias (a freshly
     initialised layer), which a trained model never has and the builder always adds."""
     rng = np.random.default_rng(0)
@@ -40,16 +41,24 @@ def _trained_like(model: keras.Model) -> keras.Model:
     return model
 
 
-def test_instruction_counts_match_the_converters_model():
-    backend = get_backend("host-instructions")
+def converted_and_built(dtype: str) -> tuple[list[bytes], list[bytes]]:
+    """Per Keras layer: the converter's one-op model, and the one built from its signature."""
     converted, built = [], []
-    for model in _keras_layer_models().values():
-        tflite = to_device_tflite(_trained_like(model))
+    for model in keras_layer_models().values():
+        tflite = to_device_tflite(trained_like(model), dtype)  # type: ignore[arg-type]
         (signature,) = signatures_from_tflite(tflite)
+        assert signature.dtype == dtype
         converted.append(tflite)
         built.append(build_single_op_model(signature))
+    return converted, built
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int8"])
+def test_instruction_counts_match_the_converters_model(dtype):
+    backend = get_backend("host-instructions")
+    converted, built = converted_and_built(dtype)
     counts = backend.measure_many(converted + built)
     assert all(m.ok for m in counts), [m.error for m in counts]
     half = len(converted)
-    for name, ours, theirs in zip(_keras_layer_models(), counts[half:], counts[:half]):
-        assert ours.median == theirs.median, name
+    for name, ours, theirs in zip(keras_layer_models(), counts[half:], counts[:half]):
+        assert ours.median == theirs.median, f"{name} {dtype}"

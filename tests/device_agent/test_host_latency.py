@@ -60,3 +60,16 @@ def test_describes_the_device(backend: HostLatencyBackend) -> None:
 def test_unknown_backend_names_the_valid_ones() -> None:
     with pytest.raises(ValueError, match="host-instructions, host-latency"):
         get_backend("gpu-latency")
+
+
+def test_int8_layers_are_timed(backend: HostLatencyBackend) -> None:
+    """Runs at precision int8 price int8 one-op models: int8 in, int8 out."""
+    from latency_tables import LayerSignature, build_single_op_model
+
+    signature = LayerSignature(
+        op="CONV_2D", inputs=[(1, 16, 16, 32)], output=(1, 16, 16, 64), kernel=(3, 3), stride=(1, 1),
+        padding="SAME", dtype="int8",
+    )
+    (result,) = backend.measure_many([build_single_op_model(signature)])
+    assert result.ok, result.error
+    assert result.median > 0 and math.isfinite(result.median)
