@@ -57,7 +57,8 @@ class BatchOutcome:
 
 
 class HeartbeatThread(threading.Thread):
-    """Renews the leases of `job_ids` every `interval` seconds until stopped."""
+    """Renews the leases of `job_ids` every `interval` seconds until stopped, all in one
+    request (one per job to a server without batch heartbeats)."""
 
     def __init__(self, client: ServerClient, job_ids: list[str], interval: float) -> None:
         super().__init__(name="heartbeat", daemon=True)
@@ -74,24 +75,45 @@ class HeartbeatThread(threading.Thread):
             self.client.close_thread_client()
 
     def _beat(self) -> None:
+        batched = True  # one request for the batch, unless the server is older than that
         while not self._done.wait(self.interval):
-            for job_id in [j for j in self.job_ids if j not in self.lost]:
+            live = [j for j in self.job_ids if j not in self.lost]
+            if batched and live:
+                try:
+                    for job_id, refused in self.client.heartbeat_many(live).items():
+                        self._refused(job_id, refused)
+                    continue
+                except ServerRejected as exc:
+                    if exc.status_code not in OLD_SERVER_STATUS:
+                        log.warning("heartbeat refused: %s", exc)
+                        continue
+                    batched = False
+                except (httpx.TransportError, AgentStopped) as exc:
+                    log.debug("heartbeat failed: %s", exc)  # next tick retries
+                    continue
+                except Exception as exc:  # never let the thread die silently
+                    log.warning("heartbeat error: %s", one_line(exc))
+                    continue
+            for job_id in live:
                 if self._done.is_set():
                     return
                 try:
                     self.client.heartbeat(job_id)
                 except ServerRejected as exc:
-                    if exc.status_code in LEASE_LOST_STATUS:
-                        # Measuring on is still useful: a late result is accepted if
-                        # nobody else finished the job first.
-                        self.lost.add(job_id)
-                        log.warning("job %s: lease lost (%s)", job_id, exc.detail)
-                    else:
-                        log.warning("job %s: heartbeat refused: %s", job_id, exc)
+                    self._refused(job_id, exc)
                 except (httpx.TransportError, AgentStopped) as exc:
                     log.debug("job %s: heartbeat failed: %s", job_id, exc)  # next tick retries
                 except Exception as exc:  # never let the thread die silently
                     log.warning("job %s: heartbeat error: %s", job_id, one_line(exc))
+
+    def _refused(self, job_id: str, exc: ServerRejected) -> None:
+        if exc.status_code in LEASE_LOST_STATUS:
+            # Measuring on is still useful: a late result is accepted if nobody else
+            # finished the job first.
+            self.lost.add(job_id)
+            log.warning("job %s: lease lost (%s)", job_id, exc.detail)
+        else:
+            log.warning("job %s: heartbeat refused: %s", job_id, exc)
 
     def stop(self) -> None:
         self._done.set()

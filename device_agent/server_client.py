@@ -237,6 +237,18 @@ class ServerClient:
         """One attempt (the next tick is the retry); ServerRejected 409 = lease lost."""
         self._send("POST", protocol.heartbeat_path(job_id), retry=False)
 
+    def heartbeat_many(self, job_ids: list[str]) -> dict[str, ServerRejected]:
+        """Every lease of a batch in one request, one attempt: the jobs the server refused
+        (409: the lease is no longer ours) with why."""
+        response = self._send(
+            "POST", lambda reply: protocol.heartbeats_path(reply.agent_id), json={"job_ids": job_ids}, retry=False
+        )
+        return {
+            item["job_id"]: ServerRejected(int(item["error"]["status"]), str(item["error"]["detail"]))
+            for item in response.json()["jobs"]
+            if item.get("error")
+        }
+
     def put_result(self, job_id: str, result: JobResult) -> dict[str, Any]:
         return self._send("PUT", protocol.result_path(job_id), json=result.to_dict()).json()
 

@@ -15,6 +15,9 @@ Flow (every call but register carries ``Authorization: Bearer <agent secret>``):
    until ``lease_expires_at``.
 3. ``POST /v1/jobs/{job_id}/heartbeat`` -> ``{"lease_expires_at": ...}``; extends the
    lease while measuring. 409 if the lease is no longer this agent's.
+   ``POST /v1/agents/{agent_id}/heartbeat`` body ``{"job_ids": [...]}`` -> 200
+   ``{"jobs": [{"job_id", "lease_expires_at", "error"}]}``: a batch's leases in one
+   request; a job whose lease is no longer this agent's carries ``error``.
 4. ``PUT /v1/jobs/{job_id}/result`` body :class:`JobResult` -> 200. Idempotent: the
    same result again changes nothing; a late result from an agent whose lease expired
    is accepted only if the job is not done yet.
@@ -54,6 +57,10 @@ def heartbeat_path(job_id: str) -> str:
 
 def result_path(job_id: str) -> str:
     return f"{API_PREFIX}/jobs/{job_id}/result"
+
+
+def heartbeats_path(agent_id: str) -> str:
+    return f"{API_PREFIX}/agents/{agent_id}/heartbeat"
 
 
 def results_path(agent_id: str) -> str:

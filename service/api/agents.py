@@ -13,14 +13,17 @@ from service.api.deps import CurrentAgent, DatabaseDep, QueueSignalDep, SessionD
 from service.api.errors import api_error, problem_responses, unauthorized
 from service.api.schemas import (
     HeartbeatOut,
+    HeartbeatsIn,
+    HeartbeatsOut,
+    JobHeartbeatOut,
     JobOut,
-    ReportedResultOut,
+    JobRefused,
     LeaseIn,
     LeaseOut,
     RegistrationIn,
     RegistrationOut,
     ReleaseOut,
-    ReportRefused,
+    ReportedResultOut,
     ResultIn,
     ResultOut,
     ResultsIn,
@@ -28,7 +31,17 @@ from service.api.schemas import (
 )
 from service.db.agents import register_agent
 from service.db.models import Job
-from service.queue import ReportOutcome, ResultValues, heartbeat, lease_jobs, record_result, record_results, release_job
+from service.queue import (
+    Heartbeat,
+    ReportOutcome,
+    ResultValues,
+    heartbeat,
+    heartbeat_jobs,
+    lease_jobs,
+    record_result,
+    record_results,
+    release_job,
+)
 
 router = APIRouter(tags=["agents"])
 
@@ -134,13 +147,38 @@ def report_results(agent_id: str, body: ResultsIn, agent: CurrentAgent, session:
 
 def _report_out(report: ReportOutcome) -> ReportedResultOut:
     if report.error is not None:
-        refused = ReportRefused(status=report.error.http_status, detail=str(report.error))
+        refused = JobRefused(status=report.error.http_status, detail=str(report.error))
         return ReportedResultOut(job_id=report.job_id, status=None, accepted=False, conflict=False, error=refused)
     assert report.outcome is not None
     outcome = report.outcome
     return ReportedResultOut(
         job_id=report.job_id, status=outcome.job.status, accepted=outcome.accepted, conflict=outcome.conflict
     )
+
+
+@router.post(
+    "/agents/{agent_id}/heartbeat",
+    response_model=HeartbeatsOut,
+    responses=problem_responses(403, c403="The secret belongs to another agent than the one in the path"),
+    description="Extend the leases of a batch's jobs in one request and one transaction, each as "
+    "`POST /v1/jobs/{job_id}/heartbeat`; a refused job carries `error` (404 unknown, 409 the lease is "
+    "no longer this agent's), the others are extended all the same.",
+)
+def extend_leases(
+    agent_id: str, body: HeartbeatsIn, agent: CurrentAgent, session: SessionDep, settings: SettingsDep
+) -> HeartbeatsOut:
+    if agent.id != agent_id:
+        raise api_error(403, f"this secret belongs to agent {agent.id}, not {agent_id}")
+    beats = heartbeat_jobs(session, body.job_ids, agent, lease_seconds=settings.lease_seconds)
+    return HeartbeatsOut(jobs=[_heartbeat_out(beat) for beat in beats])
+
+
+def _heartbeat_out(beat: Heartbeat) -> JobHeartbeatOut:
+    if beat.error is not None:
+        refused = JobRefused(status=beat.error.http_status, detail=str(beat.error))
+        return JobHeartbeatOut(job_id=beat.job_id, lease_expires_at=None, error=refused)
+    assert beat.lease_expires_at is not None
+    return JobHeartbeatOut(job_id=beat.job_id, lease_expires_at=beat.lease_expires_at.isoformat())
 
 
 @router.post("/jobs/{job_id}/heartbeat", response_model=HeartbeatOut, responses=_JOB_ERRORS)

@@ -73,6 +73,22 @@ class HeartbeatOut(BaseModel):
     lease_expires_at: str
 
 
+class HeartbeatsIn(BaseModel):
+    """protocol.Heartbeats: the jobs of a batch being measured."""
+
+    job_ids: list[str] = Field(min_length=1, max_length=MAX_JOBS_PER_REQUEST)
+
+
+class JobHeartbeatOut(BaseModel):
+    job_id: str
+    lease_expires_at: str | None  # the lease's new end; None when refused
+    error: JobRefused | None = None  # 404 unknown job, 409 the lease is no longer this agent's: drop it
+
+
+class HeartbeatsOut(BaseModel):
+    jobs: list[JobHeartbeatOut]  # one per job id, in order
+
+
 class ResultIn(BaseModel):
     """protocol.JobResult: numbers, or `error` when the job cannot be measured."""
 
@@ -109,8 +125,10 @@ class ResultsIn(BaseModel):
     results: list[JobResultIn] = Field(min_length=1, max_length=MAX_JOBS_PER_REQUEST)
 
 
-class ReportRefused(BaseModel):
-    status: int  # what the one-job PUT would have answered: 404, 409 or 422
+class JobRefused(BaseModel):
+    """Why one job of a batch request was refused."""
+
+    status: int  # what the one-job request would have answered: 404, 409 or 422
     detail: str
 
 
@@ -119,7 +137,7 @@ class ReportedResultOut(BaseModel):
     status: str | None  # the job's status; None when the report was refused
     accepted: bool
     conflict: bool
-    error: ReportRefused | None = None  # why this result was not recorded; drop it
+    error: JobRefused | None = None  # why this result was not recorded; drop it
 
 
 class ResultsOut(BaseModel):

@@ -2,6 +2,7 @@
 
 from service.queue.errors import InvalidResult, JobConflict, JobNotFound, LeaseExpired, QueueError
 from service.queue.jobs import (
+    Heartbeat,
     Lease,
     RequeueReport,
     claim_jobs,
@@ -10,6 +11,7 @@ from service.queue.jobs import (
     enqueue_model_job,
     get_job,
     heartbeat,
+    heartbeat_jobs,
     lease_jobs,
     release_job,
     requeue_expired,
@@ -19,6 +21,7 @@ from service.queue.signal import QueueSignal
 
 __all__ = [
     "InvalidResult",
+    "Heartbeat",
     "JobConflict",
     "JobNotFound",
     "Lease",
@@ -35,6 +38,7 @@ __all__ = [
     "enqueue_model_job",
     "get_job",
     "heartbeat",
+    "heartbeat_jobs",
     "lease_jobs",
     "record_result",
     "record_results",

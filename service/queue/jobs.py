@@ -37,7 +37,7 @@ from latency_tables.store import lookup_entries, new_id
 from service.db.agents import AgentIdentity, mark_seen, note_agent
 from service.db.models import DONE, FAILED, LEASED, OPEN_STATUSES, PENDING, Job
 from service.db.notify import JOBS_CHANNEL, notify
-from service.queue.errors import JobConflict, JobNotFound, LeaseExpired
+from service.queue.errors import JobConflict, JobNotFound, LeaseExpired, QueueError
 
 _IN_CHUNK = 500
 
@@ -289,17 +289,59 @@ def heartbeat(
     lease_seconds: float,
     now: datetime | None = None,
 ) -> datetime:
-    """Extend the agent's lease on the job; the new expiry time."""
+    """Extend the agent's lease on the job; the new expiry time (else the QueueError)."""
+    (beat,) = heartbeat_jobs(session, [job_id], agent, lease_seconds=lease_seconds, now=now)
+    if beat.error is not None:
+        raise beat.error
+    assert beat.lease_expires_at is not None
+    return beat.lease_expires_at
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """One job of a heartbeat: its new lease expiry, or why the lease is not the agent's."""
+
+    job_id: str
+    lease_expires_at: datetime | None = None
+    error: QueueError | None = None
+
+
+def heartbeat_jobs(
+    session: Session,
+    job_ids: Sequence[str],
+    agent: AgentIdentity,
+    *,
+    lease_seconds: float,
+    now: datetime | None = None,
+) -> list[Heartbeat]:
+    """Extend the agent's leases on `job_ids` in one transaction (one outcome per id, in
+    order): a batch's jobs in one request, each refused on its own (an expired or lost
+    lease does not stop the others)."""
     now = now or utcnow()
+    expires = now + timedelta(seconds=lease_seconds)
+    beats: list[Heartbeat] = []
     with write_transaction(session):
-        job = job_for_agent(session, job_id, agent)
-        if job.status == LEASED and job.leased_by == agent.id:
-            if job.lease_expires_at is not None and job.lease_expires_at <= now:
-                raise LeaseExpired(job_id)
-            job.lease_expires_at = now + timedelta(seconds=lease_seconds)
+        jobs = jobs_for_agent(session, job_ids)
+        extended: list[tuple[Job, dict[str, Any]]] = []
+        for job_id in job_ids:
+            job = jobs.get(job_id)
+            try:
+                if job is None:
+                    raise JobNotFound(job_id)
+                check_profile(job, agent)
+                if job.status != LEASED or job.leased_by != agent.id:
+                    raise not_held_error(job, agent)
+                if job.lease_expires_at is not None and job.lease_expires_at <= now:
+                    raise LeaseExpired(job_id)
+            except QueueError as exc:
+                beats.append(Heartbeat(job_id, error=exc))
+                continue
+            extended.append((job, {"lease_expires_at": expires}))
+            beats.append(Heartbeat(job_id, lease_expires_at=expires))
+        update_jobs(session, extended)
+        if extended:
             mark_seen(session, agent.id, now)
-            return job.lease_expires_at
-        raise not_held_error(job, agent)
+    return beats
 
 
 def release_job(session: Session, job_id: str, agent: AgentIdentity) -> tuple[Job, bool]:

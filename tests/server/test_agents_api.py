@@ -14,6 +14,7 @@ from latency_tables.db import utcnow
 from latency_tables.protocol import (
     DeviceDescription,
     LeaseReply,
+    heartbeats_path,
     RegistrationReply,
     heartbeat_path,
     lease_path,
@@ -394,4 +395,30 @@ def test_batch_report_for_another_agent_or_malformed(
     no_numbers = client.post(results_path(agent.agent_id), json={"results": [{"job_id": job["id"]}]}, headers=bearer(agent))
     assert no_numbers.status_code == 422 and "median" in no_numbers.json()["detail"]
     assert entries(client, agent.profile_id) == []
+    assert_still_serving(client, agent)
+
+
+def test_a_batch_heartbeat_extends_a_lease_and_says_which_are_lost(
+    client: httpx.Client, agent: RegistrationReply, dev: DeviceDescription
+) -> None:
+    lookup(client, agent.profile_id, [conv(8), conv(9)])
+    first, second = lease(client, agent, max_jobs=2)
+    client.post(release_path(second["id"]), headers=bearer(agent))
+    other = register(client, "agent-b", dev)
+    assert [j["id"] for j in lease(client, other)] == [second["id"]]
+
+    body = {"job_ids": [first["id"], second["id"], "nope"]}
+    response = client.post(heartbeats_path(agent.agent_id), json=body, headers=bearer(agent))
+    assert response.status_code == 200, response.text
+    kept, lost, unknown = response.json()["jobs"]
+    assert kept["job_id"] == first["id"] and kept["error"] is None
+    assert kept["lease_expires_at"] >= first["lease_expires_at"]
+    assert (lost["lease_expires_at"], lost["error"]["status"]) == (None, 409)
+    assert "lease expired" in lost["error"]["detail"]
+    assert unknown["error"]["status"] == 404
+
+    wrong = client.post(heartbeats_path(other.agent_id), json=body, headers=bearer(agent))
+    assert wrong.status_code == 403
+    empty = client.post(heartbeats_path(agent.agent_id), json={"job_ids": []}, headers=bearer(agent))
+    assert empty.status_code == 422 and "job_ids" in empty.json()["detail"]
     assert_still_serving(client, agent)

@@ -25,6 +25,7 @@ from service.queue import (
     enqueue_model_job,
     get_job,
     heartbeat,
+    heartbeat_jobs,
     lease_jobs,
     record_result,
     record_results,
@@ -361,3 +362,25 @@ def test_a_batch_report_keeps_a_table_entry_another_writer_stored_first(db_sessi
 def get_job_kind(session: Session, job_id: str) -> str:
     with session.begin():
         return get_job(session, job_id).kind
+
+
+def test_a_batch_heartbeat_extends_each_live_lease_and_refuses_the_rest(db_session: Session) -> None:
+    a, b = agent(db_session, "a"), agent(db_session, "b")
+    enqueue(db_session, a.profile_id, [8, 9, 10])
+    now = utcnow()
+    live, expiring, released = [job.id for job in claim_jobs(db_session, a.profile_id, a.id, 3, lease_seconds=LEASE, now=now)]
+    release_job(db_session, released, a)
+    [taken] = claim_jobs(db_session, b.profile_id, b.id, 1, lease_seconds=LEASE, now=now)
+    assert taken.id == released
+    with write_transaction(db_session):  # one lease ran out (not swept yet)
+        db_session.get(Job, expiring).lease_expires_at = now + timedelta(seconds=5)
+
+    later = now + timedelta(seconds=10)
+    beats = heartbeat_jobs(db_session, [live, expiring, released, "nope"], a, lease_seconds=LEASE, now=later)
+    assert [b_.job_id for b_ in beats] == [live, expiring, released, "nope"]
+    assert beats[0].lease_expires_at == later + timedelta(seconds=LEASE) and beats[0].error is None
+    assert [type(b_.error) for b_ in beats[1:]] == [LeaseExpired, LeaseExpired, JobNotFound]
+    with db_session.begin():
+        assert get_job(db_session, live).lease_expires_at == later + timedelta(seconds=LEASE)
+        assert get_job(db_session, expiring).lease_expires_at == now + timedelta(seconds=5)  # not extended
+        assert get_job(db_session, released).leased_by == b.id
