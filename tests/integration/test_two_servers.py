@@ -24,6 +24,7 @@ from service.db.runs import RunEvent
 from tests.db.backends import fresh_postgres_database
 from tests.device_agent.live import free_port, wait_until
 from tests.helpers.server_process import ServerProcess
+from tests.integration.test_rest_runs import SMALL_RUN
 from tests.server.conftest import API_TOKEN
 from tests.server.helpers import API_HEADERS, bearer, conv, device, lookup, register
 
@@ -152,17 +153,6 @@ def test_leases_of_a_killed_server_come_back_through_the_other(tmp_path: Path, d
         assert {(row.attempts, row.result_agent_id) for row in rows} == {(1, second.agent_id)}
     finally:
         stop(doomed, survivor)
-
-
-# Two short iterations on the digits CNN; macs keeps agents out of it.
-SMALL_RUN = {
-    "dataset_id": "digits",
-    "metric": "macs",
-    "budget": 0.75,
-    "engine": {"max_iterations": 2},
-    "training": {"short_term_steps": 20, "long_term_epochs": 1},
-    "workers": 1,
-}
 
 
 def worker_starts(database_url: str, run_id: str) -> list[str]:
