@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import subprocess
 import sys
 
-from service.executors.lifetime import die_with_parent
+from service.executors.lifetime import die_with_parent, stop_process
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -64,11 +63,5 @@ class EmbeddedAgent:
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM (the agent hands its leases back), then SIGKILL if it lingers."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process is not None:
+            stop_process(self.process, timeout)

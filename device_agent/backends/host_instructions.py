@@ -47,7 +47,7 @@ from device_agent.backends._callgrind_runner import INSTRUMENTATION_ERROR
 from device_agent.backends.base import Backend, CpuChoice, Measurement, core_numbers
 from device_agent.backends.batch_process import run_batch_process, write_models
 from device_agent.backends.callgrind_output import CallgrindFormatError, instructions
-from device_agent.backends.reference_layer import REFERENCE_DESCRIPTION, reference_model
+from device_agent.backends.reference_layer import counted_self_test, reference_model
 from device_agent.text import one_line
 from latency_tables.protocol import DeviceDescription
 
@@ -222,28 +222,13 @@ class HostInstructionsBackend(Backend):
             results = self.measure_many([reference_model(), reference_model()])
         finally:
             self.invokes_per_model = previous
-        for result in results:
-            if not result.ok:
-                raise RuntimeError(f"{self.name} self-test failed: {result.error}")
-        counts = [c for r in results for c in r.details["steady_invokes"]]
-        exact = "exact: all equal" if len(set(counts)) == 1 else "NOT EXACT: counts differ"
-        first = results[0].details["first_invoke"]
-        return "\n".join(
-            [
-                f"backend:    {self.name} ({self.describe().profile_key()})",
-                f"reference:  {REFERENCE_DESCRIPTION}",
-                f"counted:    {int(results[0].value):,} instructions",
-                f"            {int(results[1].value):,} instructions (second interpreter)",
-                f"steady:     {', '.join(f'{c:,}' for c in counts)} ({exact})",
-                f"invoke #1:  {first:,} (one-time set-up: {first - counts[0]:+,}; not reported)",
-                f"symbol:     {self.symbol} in {self.symbol_library or '(not checked: no nm)'}",
-                f"batch:      {results[0].details['batch_seconds']} s for 2 models in one valgrind process, "
-                + (
-                    "instrumented from the start"
-                    if results[0].details["instrumented_from_start"]
-                    else "instrumentation switched on before the first invoke"
-                ),
-            ]
+        batch = results[0].details
+        return counted_self_test(
+            self, results,
+            f"symbol:     {self.symbol} in {self.symbol_library or '(not checked: no nm)'}",
+            f"batch:      {batch.get('batch_seconds')} s for 2 models in one valgrind process, "
+            + ("instrumented from the start" if batch.get("instrumented_from_start")
+               else "instrumentation switched on before the first invoke"),
         )
 
 

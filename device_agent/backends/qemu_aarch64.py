@@ -45,7 +45,7 @@ from device_agent.arm.setup import (
 )
 from device_agent.backends.base import Backend, CpuChoice, Measurement
 from device_agent.backends.batch_process import run_batch_process, write_models
-from device_agent.backends.reference_layer import REFERENCE_DESCRIPTION, reference_model
+from device_agent.backends.reference_layer import counted_self_test, reference_model
 from latency_tables.protocol import DeviceDescription
 
 log = logging.getLogger(__name__)
@@ -191,24 +191,12 @@ class QemuAarch64Backend(Backend):
 
     def self_test(self) -> str:
         results = self.measure_many([reference_model(), reference_model()])
-        for result in results:
-            if not result.ok:
-                raise RuntimeError(f"{self.name} self-test failed: {result.error}")
-        a, b = (r.value for r in results)
-        difference = abs(a - b) / max(a, b)
-        first = results[0].details["first_invoke"]
-        return "\n".join(
-            [
-                f"backend:    {self.name} ({self.describe().profile_key()})",
-                f"reference:  {REFERENCE_DESCRIPTION}",
-                f"counted:    {int(a):,} instructions",
-                f"            {int(b):,} instructions (second interpreter; difference {difference:.4%})",
-                f"steady:     {', '.join(f'{c:,}' for r in results for c in r.details['steady_invokes'])}",
-                f"invoke #1:  {first:,} (one-time set-up: {first - results[0].details['steady_invokes'][0]:+,}; not reported)",
-                f"markers:    {results[0].details['marker_overhead']:,} instructions subtracted per count",
-                f"batch:      {results[0].details['batch_seconds']} s for 2 models in one emulator process",
-                f"setup:      {self.layout.root}",
-            ]
+        batch = results[0].details
+        return counted_self_test(
+            self, results,
+            f"markers:    {batch.get('marker_overhead', 0):,} instructions subtracted per count",
+            f"batch:      {batch.get('batch_seconds')} s for 2 models in one emulator process",
+            f"setup:      {self.layout.root}",
         )
 
 

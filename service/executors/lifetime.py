@@ -13,6 +13,7 @@ import ctypes
 import ctypes.util
 import os
 import signal
+import subprocess
 import sys
 
 _PR_SET_PDEATHSIG = 1
@@ -34,3 +35,15 @@ def die_with_parent(expected_parent: int | None = None) -> bool:
     if expected_parent is not None and os.getppid() != expected_parent:
         os._exit(1)
     return True
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM (a chance to hand work back and exit cleanly), then SIGKILL if it lingers."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

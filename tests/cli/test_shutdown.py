@@ -1,6 +1,7 @@
 """`netadapt serve` and `netadapt demo` stop at once and quietly, with an agent's lease long
-poll and a run's event stream open: no "Cancel N running task(s)" error and no traceback
-after the last line, and no waiting out the graceful-shutdown timeout."""
+poll and a run's event stream open: the lease is answered and the stream ended by the
+server, not cancelled after the graceful-shutdown timeout (uvicorn then logs "Cancel N
+running task(s)" and a CancelledError traceback after the last line)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import io
 import logging
 import signal
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -81,6 +81,7 @@ def open_lease_and_stream(base_url: str, run_id: str) -> Iterator[dict[str, Any]
 
 
 def test_serve_with_an_agent_stops_at_once_and_quietly(tmp_path: Path) -> None:
+    assert LONG_POLL_SECONDS > 2 * SHUTDOWN_GRACE_SECONDS  # else the lease could end by itself in time
     data_dir = tmp_path / "data"
     env = {"NETADAPT_MAX_CONCURRENT_RUNS": "0", "NETADAPT_LONG_POLL_SECONDS": str(LONG_POLL_SECONDS)}
     server = ServerProcess(data_dir, free_port(), "--with-agent", "host-latency", env=env).start()
@@ -89,17 +90,14 @@ def test_serve_with_an_agent_stops_at_once_and_quietly(tmp_path: Path) -> None:
         run_id = queued_run(Settings(_env_file=None, data_dir=data_dir, dev_mode=True).database_url)
         assert server.process is not None
         with open_lease_and_stream(server.base_url, run_id) as outcome:
-            started = time.monotonic()
             server.process.send_signal(signal.SIGINT)  # Ctrl-C
             code = server.process.wait(timeout=60)
-            stopped_in = time.monotonic() - started
     finally:
         server.stop()
     log = server.log()
     assert code == 0, log
     assert "Traceback" not in log and "Cancel" not in log and "ERROR" not in log, log
     assert log.rstrip().splitlines()[-1].endswith("Finished server process [%d]" % server.process.pid), log
-    assert stopped_in < SHUTDOWN_GRACE_SECONDS, f"{stopped_in:.1f} s: something waited out the grace period"
     assert_answered(outcome)
 
 
@@ -115,14 +113,11 @@ def test_the_demo_s_server_stops_at_once_and_quietly(tmp_path: Path) -> None:
         run_id = queued_run(settings.database_url)
         with open_lease_and_stream(settings.internal_url, run_id) as outcome:
             uvicorn_log.addHandler(errors)  # after the server configured its logging
-            started = time.monotonic()
             server.server.should_exit = True  # what leaving the demo's `with` does
             server.thread.join(timeout=60)
-            stopped_in = time.monotonic() - started
     uvicorn_log.removeHandler(errors)
     assert not server.thread.is_alive()
     assert errors.messages == []
-    assert stopped_in < SHUTDOWN_GRACE_SECONDS, f"{stopped_in:.1f} s: something waited out the grace period"
     assert_answered(outcome)
 
 

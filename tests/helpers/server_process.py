@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from service.executors.lifetime import stop_process
 from tests.helpers.cli import NETADAPT
 from tests.server.conftest import AGENT_TOKEN, API_TOKEN
 
@@ -65,14 +66,8 @@ class ServerProcess:
         self.process.wait()
 
     def stop(self, timeout: float = 30) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process is not None:
+            stop_process(self.process, timeout)
 
     def __enter__(self) -> ServerProcess:
         return self.start()
