@@ -43,8 +43,10 @@ _IN_CHUNK = 500
 
 
 def _locked(stmt: Select) -> Select:
-    """Lock the selected job rows for this transaction, skipping rows others hold."""
-    return stmt.with_for_update(skip_locked=True)
+    """Lock the selected job rows for this transaction, skipping rows others hold, and read
+    them afresh: a session keeps the jobs it loaded before (a long poll's earlier rounds),
+    and the claim and the sweep write from what they read."""
+    return stmt.with_for_update(skip_locked=True).execution_options(populate_existing=True)
 
 
 def _lock_enqueues(session: Session, profile_id: str, metric: str) -> None:

@@ -384,3 +384,18 @@ def test_a_batch_heartbeat_extends_each_live_lease_and_refuses_the_rest(db_sessi
         assert get_job(db_session, live).lease_expires_at == later + timedelta(seconds=LEASE)
         assert get_job(db_session, expiring).lease_expires_at == now + timedelta(seconds=5)  # not extended
         assert get_job(db_session, released).leased_by == b.id
+
+
+def test_a_claim_reads_jobs_afresh_in_a_session_that_saw_them_before(db_session: Session) -> None:
+    a, b = agent(db_session, "a"), agent(db_session, "b")
+    [job_id] = enqueue(db_session, a.profile_id, [8]).values()
+    now = utcnow()
+    seen = claim_jobs(db_session, a.profile_id, a.id, 1, lease_seconds=LEASE, now=now)  # db_session keeps it
+    with Session(bind=db_session.get_bind(), expire_on_commit=False) as other:  # meanwhile, elsewhere:
+        requeue_expired(other, now + timedelta(seconds=LEASE + 1))
+        claim_jobs(other, b.profile_id, b.id, 1, lease_seconds=LEASE, now=now + timedelta(seconds=LEASE + 2))
+        requeue_expired(other, now + timedelta(seconds=3 * LEASE))
+    [again] = claim_jobs(db_session, a.profile_id, a.id, 1, lease_seconds=LEASE, now=now + timedelta(seconds=4 * LEASE))
+    assert again.id == job_id
+    assert again is seen[0]  # the same object, read afresh
+    assert (again.lessees, again.attempt) == ([a.id, b.id], 3)  # b may still report late
