@@ -11,7 +11,10 @@ kernels differ most between cores.
 
 Needs `netadapt-agent setup-arm` first (default directory, or --arm-dir).
 
-    python benchmarks/arm_vs_host.py [--model mobilenet_v1] [--alpha 1.0] [--arm-dir DIR]
+    python benchmarks/arm_vs_host.py [--model mobilenet_v1] [--alpha 1.0] [--dtype int8] [--arm-dir DIR]
+
+--dtype int8 converts the model full-integer (int8 inputs and outputs, as runs at precision
+int8 do; calibrated on noise, which changes no op or shape) and measures int8 one-op models.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import sys
 import time
 
 import numpy as np
+
+from service.costs.device_export import DEVICE_DTYPES
 
 WEIGHTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
 
@@ -58,6 +63,7 @@ def main() -> int:
     parser.add_argument("--model", default="mobilenet_v1", help="a service.zoo model (default mobilenet_v1)")
     parser.add_argument("--alpha", type=float, default=None, help="width multiplier, for models that take one")
     parser.add_argument("--arm-dir", default=None, help="the setup-arm directory (default: its default)")
+    parser.add_argument("--dtype", default="float32", choices=DEVICE_DTYPES, help="precision of the layers")
     args = parser.parse_args()
 
     from device_agent.backends import get_backend
@@ -67,11 +73,11 @@ def main() -> int:
     from service.zoo import build
 
     kwargs = {"alpha": args.alpha} if args.alpha is not None else {}
-    tflite = to_device_tflite(build(args.model, **kwargs))
+    tflite = to_device_tflite(build(args.model, **kwargs), args.dtype)
     signatures = signatures_from_tflite(tflite)
     distinct = list({s.digest: s for s in signatures}.values())
     models = [build_single_op_model(s) for s in distinct]
-    log(f"{args.model}: {len(signatures)} ops, {len(distinct)} distinct layers")
+    log(f"{args.model} {args.dtype}: {len(signatures)} ops, {len(distinct)} distinct layers")
 
     columns: dict[str, list[float]] = {}
     seconds: dict[str, float] = {}
@@ -90,7 +96,7 @@ def main() -> int:
         columns[label] = [r.median for r in results]
         log(f"  {label}: {len(models)} layers in {seconds[label]:.1f} s ({backend.describe().profile_key()})")
 
-    print(f"{args.model}{' alpha ' + str(args.alpha) if args.alpha else ''}: per layer "
+    print(f"{args.model}{' alpha ' + str(args.alpha) if args.alpha else ''} {args.dtype}: per layer "
           "(one-op models; instructions per invoke, host latency median ms)")
     print(f"{'layer':<44} {'A53 instr':>12} {'A76 instr':>12} {'A76/A53':>8} {'host ms':>9}")
     for i, signature in enumerate(distinct):
