@@ -1,37 +1,51 @@
-"""NetAdapt vs simpler structured pruning at equal measured cost, on real CIFAR-10.
+"""NetAdapt vs simpler structured pruning at equal measured cost, on CIFAR-10.
 
     .venv/bin/pip install -e ".[bench]"
-    .venv/bin/python benchmarks/pareto_cifar.py --data ../shared/datasets/cifar10_partial.npz --out pareto-out
-    .venv/bin/python benchmarks/pareto_cifar.py --quick --out pareto-quick   # smoke version (~12 min on 2 quiet cores)
+    .venv/bin/python benchmarks/pareto_cifar.py --model vgg --out pareto-full           # full CIFAR-10
+    .venv/bin/python benchmarks/pareto_cifar.py --model mobilenet_v1 --out pareto-full  # same --out
+    .venv/bin/python benchmarks/pareto_cifar.py --quick --out pareto-quick              # CI smoke (digits)
 
 Protocol (benchmarks/README.md has the latest table and what it says):
 
-1. Baselines trained from scratch on the data (flips + crops, BN momentum 0.9, Adam with
-   cosine decay), cached by content (data bytes, recipe, versions) in --baseline-cache.
-2. A lab on loopback: `netadapt serve` and three real agents (host-latency,
+1. Data: by default the whole of CIFAR-10 (../shared/datasets/cifar10-jpeg.tar.xz, 50,000
+   train and the official 10,000 test images), unpacked and decoded once into a cached
+   .npz (pareto_bench.data); `--train-images N` trains on a stratified subset instead.
+   Every accuracy is on the whole test split; NetAdapt's holdout comes from the training
+   split.
+2. Baselines trained from scratch on the training split (flips + crops, Adam with cosine
+   decay), cached by content in --baseline-cache.
+3. A lab on loopback: `netadapt serve` and three real agents (host-latency,
    host-instructions = callgrind, qemu-aarch64 --cpu cortex-a53; --no-arm drops the last).
-3. Per model, per budget (fractions of the baseline's measured cost):
+4. Per model, per budget (fractions of the baseline's measured cost):
    - NetAdapt by latency_ms (host agent), by instructions (host, and emulated A53), by
-     MACs: one run per metric to the lowest budget that lands on the higher budgets on
-     the way (engine waypoints); each budget's model is that run's iteration there;
-   - uniform width scaling and one-shot global L1, targeting the budget in the same
-     measured-latency lookup table the NetAdapt latency run uses;
-   each then gets the same long-term fine-tune (same epochs, rate, schedule); the simple
-   methods first get the short-term steps NetAdapt's kept models had, so every model has
-   the same number of gradient steps after pruning began.
-4. Every final model is re-measured whole in one session: host latency in interleaved
-   passes (A B C ... A B C ...), instruction counts on the host and the emulated A53.
-5. Output: the table and verdicts on stdout, OUT/pareto_cifar.json (all points), and
-   OUT/pareto_cifar.png (accuracy vs latency, and vs A53 instructions).
+     MACs, with the service's default settings except the plan's overrides (steps of 5%
+     of the baseline cost, prescreen K): one run per metric to the lowest budget that
+     lands on the higher budgets on the way (engine waypoints); each budget's model is
+     that run's first iteration measured within it. The latency run again with a second
+     seed.
+   - uniform width scaling and one-shot global L1, each searched by whole-model
+     measurement on the host-latency agent (bisection on the width factor / on the length
+     of the global removal order) to the largest model measured at or under the budget.
+   The simple methods then get the short-term steps NetAdapt's kept models had (kept
+   iterations x short-term steps, the same trainer and settings), so every model has had
+   the same number of gradient steps since pruning began; then every model gets the same
+   long-term fine-tune on the whole training split.
+5. Every final model is scored on every test image (kept per image, packed, in the JSON)
+   and re-measured whole in one session: host latency in interleaved passes (A B C ...
+   A B C ...), instruction counts on the host and the emulated A53.
+6. Output: the table, paired verdicts (95% paired bootstrap interval and McNemar's test
+   beside every accuracy difference), the headline rows; OUT/pareto_cifar.json (all
+   points of every model run into OUT so far) and OUT/pareto_cifar.png.
 
 Running again on the same --out reuses finished NetAdapt runs and finished points (a
-crash loses at most the model being fine-tuned); a different plan needs a new --out.
+crash loses at most the model being fine-tuned); a different plan or data needs a new --out.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -41,6 +55,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pareto_bench.baselines import DEFAULT_CACHE, data_digest, trained_baseline  # noqa: E402
+from pareto_bench.data import DEFAULT_DATA_CACHE, prepare_data  # noqa: E402
 from pareto_bench.plan import FULL, QUICK, Plan  # noqa: E402
 from pareto_bench.points import (  # noqa: E402
     BASELINE,
@@ -52,12 +67,15 @@ from pareto_bench.points import (  # noqa: E402
     UNIFORM,
     Point,
     load_point,
+    point_from_dict,
     points_json,
     save_point,
+    seeded,
 )
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "cifar10_partial.npz"
+DATASETS = REPO.parent / "shared" / "datasets"
+FULL_DATA = DATASETS / "cifar10-jpeg.tar.xz"
 # NetAdapt variants: method -> (metric, lab agent whose profile prices it; None = analytic).
 NETADAPT_VARIANTS = {
     NETADAPT_LATENCY: ("latency_ms", "host-latency"),
@@ -65,60 +83,80 @@ NETADAPT_VARIANTS = {
     NETADAPT_INSTR_A53: ("instructions", "a53"),
     NETADAPT_MACS: ("macs", None),
 }
+RESULT = "pareto_cifar"
+
+
+STARTED = time.monotonic()
 
 
 def log(message: str) -> None:
+    """Progress, stamped with the minutes since the script started (where the time went)."""
+    print(f"[{(time.monotonic() - STARTED) / 60:6.1f} min] {message}", flush=True)
+
+
+def say(message: str) -> None:
+    """The report: plain lines."""
     print(message, flush=True)
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(DEFAULT_DATA),
-                        help="an .npz with x_train/y_train/x_test/y_test (32x32 RGB; default the "
-                             "CIFAR-10 subset beside the repo), or 'digits' (resized to 32x32x3)")
+    parser.add_argument("--data", default=None,
+                        help="the whole of CIFAR-10 as a tar of image folders (default "
+                             f"{FULL_DATA}; --quick: digits), an "
+                             "image folder DIR/train/<class>/*, DIR/test/<class>/*, an .npz with "
+                             "x_train/y_train/x_test/y_test, or 'digits' (resized to 32x32x3)")
+    parser.add_argument("--train-images", type=int, default=None,
+                        help="train on a stratified subset of this many training images (default: all)")
+    parser.add_argument("--model", default=None,
+                        help="only this model of the plan (vgg or mobilenet_v1; default: every one)")
     parser.add_argument("--out", type=Path, default=Path("pareto-cifar-out"), help="results and runs")
     parser.add_argument("--quick", action="store_true",
-                        help="smoke version: VGG only, budgets 75%%/50%%, short training")
+                        help="smoke version: the digits CNN on digits, budgets 75%%/50%%, short training")
     parser.add_argument("--no-arm", action="store_true", help="skip the emulated Cortex-A53 rows")
     parser.add_argument("--arm-dir", type=Path, default=None, help="setup-arm directory (default: its default)")
     parser.add_argument("--baseline-cache", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--data-cache", type=Path, default=DEFAULT_DATA_CACHE,
+                        help="where decoded datasets are kept")
     parser.add_argument("--workers", type=int, default=None, help="NetAdapt proposal workers (default: cores)")
     parser.add_argument("--report-only", action="store_true",
-                        help="print the table and verdicts and redraw the plot from OUT/pareto_cifar.json")
+                        help=f"print the table and verdicts and redraw the plot from OUT/{RESULT}.json")
     return parser.parse_args()
 
 
-def print_report(points: list[Point], test_images: int, out: Path) -> None:
-    from pareto_bench.report import equal_latency_verdicts, plot, table, verdicts
+def print_report(points: list[Point], resamples: int, out: Path) -> None:
+    from pareto_bench.report import headline, plot, table, verdicts
 
-    plot(points, out / "pareto_cifar.png")
-    log("\n" + table(points))
-    log("\nNetAdapt against the better of uniform width and global L1, per budget "
-        f"(test accuracy on {test_images} images; latency re-measured side by side):")
-    for line in verdicts(points, test_images):
-        log(line)
-    log("\nAt equal measured latency: each simple method's accuracy read off its curve (its "
-        "points and the baseline, linear between neighbours) at the NetAdapt model's latency; "
-        "better/worse beyond 2 SE:")
-    for line in equal_latency_verdicts(points, test_images):
-        log(line)
+    plot(points, out / f"{RESULT}.png")
+    images = sorted({p.test_images for p in points})
+    say("\n" + table(points, resamples))
+    say(f"\nPaired comparisons on the same {', '.join(f'{n:,}' for n in images)} test images: accuracy "
+        "difference in points [95% paired bootstrap interval], McNemar's exact p; a win or loss "
+        "only when the interval excludes 0. Latency: median ratio of paired interleaved passes.")
+    for line in verdicts(points, resamples):
+        say(line)
+    say("\nHeadline:")
+    for line in headline(points, resamples):
+        say(line)
 
 
 def report_only(out: Path) -> int:
-    path = out / "pareto_cifar.json"
+    path = out / f"{RESULT}.json"
     if not path.is_file():
         raise SystemExit(f"{path} does not exist; run the benchmark first")
     result = json.loads(path.read_text())
-    print_report([Point(**p) for p in result["points"]], result["test_images"], out)
-    log(f"\nfrom {path} (script took {result['script_seconds'] / 60:.1f} min); redrew {out / 'pareto_cifar.png'}")
+    print_report([point_from_dict(p) for p in result["points"]], result["plan"]["bootstrap_resamples"], out)
+    say(f"\nfrom {path}; redrew {out / f'{RESULT}.png'}")
     return 0
 
 
-def data_spec(source: str) -> Any:
+def data_spec(source: str, plan: Plan) -> Any:
     from service.pruning.options import DataSpec
 
-    # The digits are 8x8 grey: bring them to the CIFAR models' input.
-    return DataSpec("digits", (32, 32), 3) if source == "digits" else DataSpec(str(Path(source).resolve()))
+    if source == "digits" and plan.digits_at_cifar_size:
+        # The digits are 8x8 grey: bring them to the CIFAR models' input.
+        return DataSpec("digits", (32, 32), 3)
+    return DataSpec(source)
 
 
 def check_out_dir(out: Path, settings: dict[str, Any]) -> None:
@@ -148,188 +186,255 @@ def describe_model(model: Any) -> tuple[int, int, dict[str, int]]:
     return int(count_macs(graph)), int(model.count_params()), graph.channel_config()
 
 
-def finish_point(point: Point, model: Any, out: Path) -> Point:
-    """Save the model (.keras, and .tflite as a device runs it) and the point."""
-    from service.costs.device_export import to_device_tflite
-    from service.training.export import save_keras
+class Stopwatch:
+    """Seconds spent on one model across invocations (a resumed run adds to it)."""
 
-    finals = out / "finals"
-    finals.mkdir(parents=True, exist_ok=True)
-    keras_path = finals / f"{point.key}.keras"
-    save_keras(model, keras_path)
-    (finals / f"{point.key}.tflite").write_bytes(to_device_tflite(model))
-    point.keras_path = str(keras_path)
-    point.macs, point.params, point.channels = describe_model(model)
-    save_point(point, out / "points")
-    log(f"    -> {point.method} {'' if point.budget is None else f'at {point.budget:.0%}'}: "
-        f"test accuracy {point.test_accuracy:.2%}, {point.macs / 1e6:.2f} MMACs"
-        + ("" if point.wall_seconds is None else f", {point.wall_seconds:.0f} s"))
-    return point
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.before = json.loads(path.read_text())["seconds"] if path.is_file() else 0.0
+        self.started = time.perf_counter()
+
+    @property
+    def seconds(self) -> float:
+        return self.before + time.perf_counter() - self.started
+
+    def save(self) -> None:
+        self.path.write_text(json.dumps({"seconds": self.seconds}))
 
 
 class ModelBench:
     """Everything for one baseline model."""
 
     def __init__(self, label: str, baseline_path: Path, spec: Any, plan: Plan, out: Path,
-                 lab: Any) -> None:
+                 lab: Any, arm: bool) -> None:
+        from pareto_bench.methods import training_options
         from service.pruning.data import load_run_data
 
         self.label, self.baseline_path, self.spec, self.plan = label, baseline_path, spec, plan
-        self.out, self.lab = out, lab
-        self.run_data = load_run_data(spec, plan.holdout, plan.seed)
-        self.dataset = self.run_data.dataset
+        self.out, self.lab, self.arm = out, lab, arm
+        self.options = training_options(plan, plan.seed)
+        self.dataset = load_run_data(spec, self.options.holdout, self.options.seed).dataset
         self.points_dir = out / "points"
-        # budget -> kept NetAdapt iterations there (the latency run's), for the simple methods
-        self.kept_iterations: dict[float, int] = {}
 
     def _load(self, path: Path) -> Any:
         import keras
 
         return keras.saving.load_model(path, compile=False)
 
-    def baseline_point(self, record: dict[str, Any]) -> Point:
-        from service.training.evaluation import evaluate
+    def _key(self, method: str, budget: float | None) -> str:
+        return Point(self.label, method, budget, None, "", 0.0, None).key
 
-        key = Point(self.label, BASELINE, None, None, "", 0.0, None).key
-        point = load_point(self.points_dir, key)
-        if point is None:
-            model = self._load(self.baseline_path)
-            accuracy = evaluate(model, self.dataset.x_test, self.dataset.y_test)
-            point = finish_point(Point(self.label, BASELINE, None, None, "", float(accuracy),
-                                       None if record["cached"] else record["train_seconds"],
-                                       note=f"trained {record['recipe']['epochs']} epochs"),
-                                 model, self.out)
+    def finish_point(self, point: Point, model: Any) -> Point:
+        """Score on every test image; save the model (.keras, and .tflite as a device runs
+        it) and the point."""
+        from pareto_bench.scoring import pack, test_correctness
+        from service.costs.device_export import to_device_tflite
+        from service.training.export import save_keras
+
+        correct = test_correctness(model, self.dataset.x_test, self.dataset.y_test)
+        point.test_accuracy = float(correct.mean())
+        point.test_images = int(correct.size)
+        point.test_correct = pack(correct)
+        finals = self.out / "finals"
+        finals.mkdir(parents=True, exist_ok=True)
+        keras_path = finals / f"{point.key}.keras"
+        save_keras(model, keras_path)
+        (finals / f"{point.key}.tflite").write_bytes(to_device_tflite(model))
+        point.keras_path = str(keras_path)
+        point.macs, point.params, point.channels = describe_model(model)
+        save_point(point, self.points_dir)
+        log(f"    -> {point.method} {'' if point.budget is None else f'at {point.budget:.0%}'}: "
+            f"test accuracy {point.test_accuracy:.2%} on {point.test_images} images, "
+            f"{point.macs / 1e6:.2f} MMACs" + ("" if point.wall_seconds is None else f", {point.wall_seconds:.0f} s"))
         return point
 
-    def netadapt_points(self, method: str) -> list[Point]:
+    def baseline_point(self, record: dict[str, Any]) -> Point:
+        point = load_point(self.points_dir, self._key(BASELINE, None))
+        if point is None:
+            point = self.finish_point(
+                Point(self.label, BASELINE, None, None, "", 0.0,
+                      None if record["cached"] else record["train_seconds"],
+                      note=f"trained {record['recipe']['epochs']} epochs on "
+                           f"{len(self.dataset.y_train)} images; selected_cost_share is 1 by definition",
+                      selected_cost_share=1.0),
+                self._load(self.baseline_path))
+        return point
+
+    def netadapt_points(self, variant: str, seed: int) -> list[Point]:
         from pareto_bench.device_lab import API_TOKEN
         from pareto_bench.methods import long_term_finetune, run_netadapt, snapshot_at
 
-        metric, agent = NETADAPT_VARIANTS[method]
-        keys = {b: Point(self.label, method, b, metric, "", 0.0, None).key for b in self.plan.budgets}
-        done = {b: load_point(self.points_dir, k) for b, k in keys.items()}
-        if all(done.values()) and (method != NETADAPT_LATENCY or self.kept_iterations):
+        metric, agent = NETADAPT_VARIANTS[variant]
+        method = seeded(variant, seed, self.plan.netadapt_seeds[0])
+        done = {b: load_point(self.points_dir, self._key(method, b)) for b in self.plan.budgets}
+        if all(done.values()):
             return list(done.values())
-        log(f"  {method}: NetAdapt by {metric}" + (f" on the {agent} profile" if agent else ""))
+        log(f"  {method}: NetAdapt by {metric}" + (f" on the {agent} profile" if agent else "")
+            + f", seed {seed}")
         run_dir = self.out / "runs" / self.label / method
         report = run_netadapt(metric=metric, baseline_path=self.baseline_path, data=self.spec,
-                              plan=self.plan, run_dir=run_dir, server=self.lab.url if agent else None,
+                              plan=self.plan, seed=seed, run_dir=run_dir,
+                              server=self.lab.url if agent else None,
                               device=self.lab.profiles[agent] if agent else None,
                               api_token=API_TOKEN, log=log)
         points = []
         for budget in self.plan.budgets:
-            snapshot = snapshot_at(report, run_dir, budget)
-            kept = snapshot.iteration + 1
-            if method == NETADAPT_LATENCY:
-                self.kept_iterations[budget] = kept
             if done[budget] is not None:
                 points.append(done[budget])
                 continue
+            snapshot = snapshot_at(report, run_dir, budget)
+            kept = snapshot.iteration + 1
             model = self._load(snapshot.path)
-            accuracy, seconds, steps = long_term_finetune(model, self.dataset, self.plan,
-                                                          extra_short_steps=0, run_data=self.run_data)
+            seconds, steps = long_term_finetune(model, self.dataset, self.plan)
             wall = None if snapshot.seconds is None else snapshot.seconds + seconds
-            note = (f"iteration {kept} of {len(report['iterations'])}; run cost "
-                    f"{snapshot.cost / report['summary']['baseline_cost']:.1%} of baseline {metric}")
-            points.append(finish_point(
-                Point(self.label, method, budget, metric, "", accuracy, wall,
-                      finetune_steps=steps + kept * self.plan.short_term_steps, note=note),
-                model, self.out))
+            share = snapshot.cost / report["summary"]["baseline_cost"]
+            note = (f"iteration {kept} of {len(report['iterations'])}; run cost {share:.1%} of "
+                    f"baseline {metric}")
+            points.append(self.finish_point(
+                Point(self.label, method, budget, metric, "", 0.0, wall,
+                      finetune_steps=steps + kept * self.options.short_term_steps, note=note,
+                      selected_cost_share=share, netadapt_iterations=kept),
+                model))
         return points
 
-    def simple_points(self, method: str) -> list[Point]:
-        from pareto_bench.device_lab import API_TOKEN
-        from pareto_bench.methods import long_term_finetune, simple_keep, table_cost_fn
-        from service.surgery import analyze, prune
+    def simple_points(self, method: str, configurations: Any) -> list[Point]:
+        from pareto_bench.methods import (
+            even_out_short_term,
+            long_term_finetune,
+            select_simple,
+        )
 
         points = []
-        baseline = self._load(self.baseline_path)
-        graph = analyze(baseline)
-        cost_fn = None
         for budget in self.plan.budgets:
-            key = Point(self.label, method, budget, "latency_ms", "", 0.0, None).key
-            done = load_point(self.points_dir, key)
+            done = load_point(self.points_dir, self._key(method, budget))
             if done is not None:
                 points.append(done)
                 continue
-            if cost_fn is None:
-                cost_fn = table_cost_fn(self.lab.url, API_TOKEN, self.lab.profiles["host-latency"],
-                                        "latency_ms", graph)
-                log(f"  {method}: one shot to the latency table's budget")
+            netadapt = load_point(self.points_dir, self._key(NETADAPT_LATENCY, budget))
             started = time.perf_counter()
-            full_cost = cost_fn(graph.channel_config())
-            keep, note = simple_keep(method, baseline, graph, budget * full_cost, cost_fn,
-                                     self.plan.channel_step)
-            pruned = prune(baseline, keep, graph=graph)
-            chosen = cost_fn({g: len(k) for g, k in keep.items()})
-            selection = time.perf_counter() - started
-            extra = self.kept_iterations[budget] * self.plan.short_term_steps
-            accuracy, seconds, steps = long_term_finetune(pruned, self.dataset, self.plan,
-                                                          extra_short_steps=extra, run_data=self.run_data)
-            note = "; ".join(filter(None, [note, f"table cost {chosen / full_cost:.1%} of baseline latency"]))
-            points.append(finish_point(
-                Point(self.label, method, budget, "latency_ms", "", accuracy, selection + seconds,
-                      finetune_steps=steps, note=note),
-                pruned, self.out))
+            log(f"  {method} at {budget:.0%}: searching by whole-model latency measurement")
+            selection = select_simple(method, configurations, budget, netadapt_config_step(self.plan))
+            model = configurations.model(selection.counts)
+            extra = netadapt.netadapt_iterations * self.options.short_term_steps
+            even_out_short_term(model, self.spec, self.options, extra)
+            seconds, steps = long_term_finetune(model, self.dataset, self.plan)
+            points.append(self.finish_point(
+                Point(self.label, method, budget, "latency_ms", "", 0.0, time.perf_counter() - started,
+                      finetune_steps=steps + extra, note=selection.note + f"; {extra} short-term steps first",
+                      selected_cost_share=selection.cost / selection.baseline_cost),
+                model))
         return points
+
+    def run(self, record: dict[str, Any]) -> list[Point]:
+        from pareto_bench.device_lab import API_TOKEN
+        from pareto_bench.methods import MeasuredConfigurations
+        from service.pruning.fit_measures import open_device_measure
+        from service.surgery import analyze
+
+        points = [self.baseline_point(record)]
+        first, *others = self.plan.netadapt_seeds
+        # The headline comparison first: if time runs out, it is what exists.
+        points += self.netadapt_points(NETADAPT_LATENCY, first)
+        baseline = self._load(self.baseline_path)
+        measure = open_device_measure(self.lab.url, API_TOKEN, self.lab.profiles["host-latency"],
+                                      "latency_ms")
+        try:
+            configurations = MeasuredConfigurations(baseline, analyze(baseline), measure, log)
+            for method in (UNIFORM, GLOBAL_L1):
+                points += self.simple_points(method, configurations)
+        finally:
+            measure.close()
+        for variant in self.plan.netadapt_variants:
+            if variant != NETADAPT_LATENCY and (variant != NETADAPT_INSTR_A53 or self.arm):
+                points += self.netadapt_points(variant, first)
+        for seed in others:
+            points += self.netadapt_points(NETADAPT_LATENCY, seed)
+        return points
+
+
+def netadapt_config_step(plan: Plan) -> int:
+    """The channel step NetAdapt prunes with (the simple methods' uniform width uses it)."""
+    from pareto_bench.methods import netadapt_config
+
+    return netadapt_config(plan).channel_step
+
+
+def all_points(out: Path, plan: Plan) -> list[Point]:
+    """Every point of the plan's models found in OUT (models run by earlier invocations too)."""
+    labels = {r.label for r in plan.models}
+    found = [point_from_dict(json.loads(p.read_text())) for p in sorted((out / "points").glob("*.json"))]
+    return [p for p in found if p.model in labels]
 
 
 def main() -> int:
     args = parse_args()
+    # A terminated benchmark still stops its lab's server and agents (DeviceLab.__exit__).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.report_only:
         return report_only(args.out)
     started = time.perf_counter()
     plan = QUICK if args.quick else FULL
+    recipes = plan.models if args.model is None else (plan.recipe(args.model),)
     from service.quiet_tf import import_tensorflow_quietly
 
     import_tensorflow_quietly()
     from pareto_bench.device_lab import AgentSpec, DeviceLab
+    from pareto_bench.methods import training_options
     from pareto_bench.remeasure import remeasure
     from service.pruning.data import load_run_data
 
-    spec = data_spec(args.data)
-    dataset = load_run_data(spec, plan.holdout, plan.seed).dataset
+    source = args.data or ("digits" if args.quick else str(FULL_DATA))
+    prepared = prepare_data(source, train_images=args.train_images or plan.train_images, seed=plan.seed,
+                            cache_dir=args.data_cache, log=log)
+    spec = data_spec(prepared.source, plan)
+    options = training_options(plan, plan.seed)
+    dataset = load_run_data(spec, options.holdout, options.seed).dataset
     arm = not args.no_arm
     check_out_dir(args.out, {"plan": plan.to_dict(), "data": data_digest(spec.source), "arm": arm})
-    log(f"data: {args.data}: {len(dataset.x_train)} train / {len(dataset.x_test)} test images "
+    log(f"data: {prepared.description}: {len(dataset.x_train)} train / {len(dataset.x_test)} test images "
         f"{dataset.input_shape}; {'quick' if args.quick else 'full'} plan; results in {args.out}")
     arm_dir = ensure_arm(args.arm_dir) if arm else None
 
     baselines = [(recipe, *trained_baseline(recipe, dataset, spec, args.baseline_cache, log))
-                 for recipe in plan.models]
+                 for recipe in recipes]
 
     agents = [AgentSpec("host-latency", "host-latency", "latency_ms"),
               AgentSpec("host-instructions", "host-instructions", "instructions")]
-    methods = [NETADAPT_LATENCY, NETADAPT_INSTR_HOST, NETADAPT_MACS, UNIFORM, GLOBAL_L1]
     if arm:
         agents.append(AgentSpec("a53", "qemu-aarch64", "instructions",
                                 ("--cpu", "cortex-a53", "--arm-dir", str(arm_dir))))
-        methods.insert(2, NETADAPT_INSTR_A53)
-
-    points: list[Point] = []
+    timings = {}
     with DeviceLab(args.out / "lab", tuple(agents)) as lab:
         log(f"lab: server {lab.url}, profiles {lab.profiles}")
         for recipe, path, record in baselines:
             log(f"\n== {recipe.label} ==")
-            bench = ModelBench(recipe.label, path, spec, plan, args.out, lab)
-            points.append(bench.baseline_point(record))
-            for method in methods:
-                if method in NETADAPT_VARIANTS:
-                    points.extend(bench.netadapt_points(method))
-                else:
-                    points.extend(bench.simple_points(method))
+            watch = Stopwatch(args.out / f"seconds_{recipe.label}.json")
+            bench = ModelBench(recipe.label, path, spec, plan, args.out, lab, arm)
+            points = bench.run(record)
+            watch.save()
+            log("")
+            finals = [Path(p.keras_path).with_suffix(".tflite") for p in points]
+            remeasure(points, finals, rounds=plan.remeasure_rounds, arm_dir=arm_dir, log=log)
+            for point in points:
+                save_point(point, args.out / "points")
+            watch.save()
+            timings[recipe.label] = watch.seconds
+            log(f"{recipe.label}: whole comparison {watch.seconds / 60:.1f} min (all invocations on this "
+                f"--out; baseline training, cached, not included: {record['train_seconds'] / 60:.1f} min)")
 
-    log("")
-    finals = [Path(p.keras_path).with_suffix(".tflite") for p in points]
-    remeasure(points, finals, rounds=plan.remeasure_rounds, arm_dir=arm_dir, log=log)
+    points = all_points(args.out, plan)
     seconds = time.perf_counter() - started
-    (args.out / "pareto_cifar.json").write_text(points_json(points, {
-        "plan": plan.to_dict(), "data": args.data, "test_images": len(dataset.y_test),
-        "arm": arm, "script_seconds": seconds,
+    (args.out / f"{RESULT}.json").write_text(points_json(points, {
+        "plan": plan.to_dict(), "data": prepared.description, "data_npz": prepared.source,
+        "train_images": prepared.train_images, "test_images": prepared.test_images, "arm": arm,
+        "model_seconds": {label: json.loads((args.out / f"seconds_{label}.json").read_text())["seconds"]
+                          for label in sorted({p.model for p in points})
+                          if (args.out / f"seconds_{label}.json").is_file()},
+        "script_seconds": seconds,
     }))
-    print_report(points, len(dataset.y_test), args.out)
-    log(f"\nwrote {args.out / 'pareto_cifar.json'} and {args.out / 'pareto_cifar.png'}; "
-        f"whole script {seconds / 60:.1f} min")
+    print_report(points, plan.bootstrap_resamples, args.out)
+    say(f"\nwrote {args.out / f'{RESULT}.json'} and {args.out / f'{RESULT}.png'}; this invocation "
+        f"{seconds / 60:.1f} min")
     return 0
 
 

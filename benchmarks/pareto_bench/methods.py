@@ -1,16 +1,27 @@
-"""The ways of producing a smaller model at a budget, and the long-term fine-tune they share.
+"""The ways of producing a smaller model at a budget, and the fine-tunes they share.
 
 NetAdapt runs through `service.pruning.offline_run.run_offline`, exactly as
-`netadapt prune` does, against the lab's server for measured metrics. Uniform width and
-one-shot global L1 come from `service.pruning.baselines`, with their target priced by the
-same lookup table the NetAdapt latency run uses (the host-latency profile).
+`netadapt prune` does, against the lab's server for measured metrics, with the service's
+default settings except the plan's overrides (pareto_bench.plan).
+
+Uniform width and one-shot global L1 come from `service.pruning.baselines`, searched by
+*whole-model measurement*: their cost function prunes the baseline to the configuration
+asked about and has the lab's host-latency agent measure it whole (a model job, as
+NetAdapt's kept models are measured). Uniform width bisects its single width factor on
+those measurements; global L1 bisects the length of its one global removal order (the
+channels of lowest mean-normalised L1 first). Both return a configuration that measured at
+or under the budget, the largest such one the bisection met, so neither undershoots the
+way aiming through the lookup table did (by up to 30 points of latency), and neither is
+changed from what the method itself would remove.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -31,32 +42,36 @@ class Snapshot:
 
 
 def netadapt_config(plan: Plan) -> Any:
+    """The engine's defaults, with the plan's overrides (None = keep the default)."""
     from service.netadapt import NetAdaptConfig
 
     lowest = min(plan.budgets)
-    return NetAdaptConfig(
-        budget=lowest,
-        waypoints=tuple(b for b in plan.budgets if b != lowest),
-        init_reduction_ratio=plan.init_reduction_ratio,
-        decay=plan.decay,
-        channel_step=plan.channel_step,
-        max_iterations=100,
-    )
+    overrides = {
+        name: value
+        for name, value in (
+            ("init_reduction_ratio", plan.init_reduction_ratio),
+            ("decay", plan.decay),
+            ("prescreen", plan.prescreen),
+            ("max_group_reduction", plan.max_group_reduction),
+        )
+        if value is not None
+    }
+    return NetAdaptConfig(budget=lowest, waypoints=tuple(b for b in plan.budgets if b != lowest),
+                          max_iterations=200, **overrides)
 
 
-def training_options(plan: Plan) -> Any:
+def training_options(plan: Plan, seed: int) -> Any:
+    """TrainingOptions' defaults (optimizer, rate, steps, holdout, BN re-estimation), except:
+    augmentation on (the baselines were trained with it, and every fine-tune here uses
+    it), no long-term fine-tune inside the run (the benchmark gives every method's model
+    the same one), and the run's seed."""
     from service.pruning.options import TrainingOptions
 
-    # long_term_epochs=0: the run stops at its last iteration; the benchmark gives every
-    # budget's model (and every other method's) the same long-term fine-tune itself.
-    return TrainingOptions(
-        short_term_steps=plan.short_term_steps, batch_size=plan.batch_size,
-        learning_rate=plan.short_term_learning_rate, holdout=plan.holdout, long_term_epochs=0,
-        long_term_learning_rate=plan.long_term_learning_rate, augment=True, seed=plan.seed,
-    )
+    extra = {} if plan.short_term_steps is None else {"short_term_steps": plan.short_term_steps}
+    return TrainingOptions(long_term_epochs=0, augment=True, seed=seed, **extra)
 
 
-def run_netadapt(*, metric: str, baseline_path: Path, data: Any, plan: Plan, run_dir: Path,
+def run_netadapt(*, metric: str, baseline_path: Path, data: Any, plan: Plan, seed: int, run_dir: Path,
                  server: str | None, device: str | None, api_token: str, log: Log) -> dict[str, Any]:
     """Run (or resume, or reuse) one NetAdapt run to the lowest budget; its report, with
     `benchmark_seconds` = {iteration index: run seconds when it finished} added."""
@@ -83,7 +98,7 @@ def run_netadapt(*, metric: str, baseline_path: Path, data: Any, plan: Plan, run
 
     request = OfflineRunRequest(
         model_path=baseline_path, data=data, metric=metric, engine=netadapt_config(plan),
-        out_dir=run_dir, options=training_options(plan), workers=plan.workers,
+        out_dir=run_dir, options=training_options(plan, seed), workers=plan.workers,
         server=server, device=device, api_token=api_token,
     )
     report = run_offline(request, progress=progress)
@@ -109,54 +124,97 @@ def snapshot_at(report: dict[str, Any], run_dir: Path, budget: float) -> Snapsho
                        f"(stop reason: {report['summary']['stop_reason']})")
 
 
-def table_cost_fn(server: str, api_token: str, profile: str, metric: str, graph: Any) -> Callable:
-    """cost_fn(counts) for the simple methods: the calibrated lookup-table sum the NetAdapt
-    run of the same metric uses (missing entries are measured by the lab's agent)."""
-    from service.costs.keras_signatures import signature_fn
-    from service.costs.measured import MeasuredEstimator
-    from service.tables_client import TablesClient
+class MeasuredConfigurations:
+    """cost_fn(counts) for the simple methods: the baseline cut to `counts` channels per
+    group (each group keeping its highest-L1 channels, which is what both uniform width and
+    a prefix of global L1's removal order keep) and measured whole by `measure`.
 
-    client = TablesClient(server, api_token)
+    Memoised across methods and budgets: a configuration is measured once."""
 
-    def no_export(ref: str) -> bytes:
-        raise AssertionError("the simple methods never measure a whole model through the estimator")
+    def __init__(self, baseline: Any, graph: Any, measure: Callable[[Any], float], log: Log) -> None:
+        from service.surgery import channel_saliency
 
-    estimator = MeasuredEstimator(signature_fn(graph, "float32"), client, profile, metric, no_export)
-    return lambda counts: estimator.costs([counts])[0]
+        self.baseline, self.graph, self.measure, self.log = baseline, graph, measure, log
+        self.scores = channel_saliency(baseline, "l1", graph=graph)
+        self.seen: dict[tuple[tuple[str, int], ...], float] = {}
+        self.seconds = 0.0
+
+    def keep(self, counts: Mapping[str, int]) -> dict[str, list[int]]:
+        from service.netadapt.saliency import choose_kept_channels
+
+        return {g: list(choose_kept_channels(self.scores[g], int(n))) for g, n in counts.items()}
+
+    def model(self, counts: Mapping[str, int]) -> Any:
+        from service.surgery import prune
+
+        full = self.graph.channel_config()
+        if all(int(counts[g]) == c for g, c in full.items()):
+            return self.baseline
+        return prune(self.baseline, self.keep(counts), graph=self.graph)
+
+    def __call__(self, counts: Mapping[str, int]) -> float:
+        key = tuple(sorted((g, int(n)) for g, n in counts.items()))
+        if key not in self.seen:
+            started = time.perf_counter()
+            self.seen[key] = float(self.measure(self.model(dict(key))))
+            self.seconds += time.perf_counter() - started
+        return self.seen[key]
 
 
-def simple_keep(method: str, baseline: Any, graph: Any, target: float, cost_fn: Callable,
-                channel_step: int) -> tuple[dict[str, list[int]], str]:
-    """Keep mapping of uniform width scaling or one-shot global L1 at cost <= target."""
+@dataclass(frozen=True)
+class Selection:
+    counts: dict[str, int]
+    cost: float  # measured whole
+    baseline_cost: float
+    note: str
+
+
+def select_simple(method: str, configurations: MeasuredConfigurations, budget: float,
+                  channel_step: int) -> Selection:
+    """Uniform width or global L1 at `budget` x the baseline's measured cost."""
     from pareto_bench.points import UNIFORM
-    from service.pruning.baselines import global_l1_keep, uniform_width_keep
+    from service.pruning.baselines import global_l1_keep, kept_counts, uniform_width_keep
 
+    full = configurations.graph.channel_config()
+    baseline_cost = configurations(full)
+    target = budget * baseline_cost
+    before = len(configurations.seen)
     if method == UNIFORM:
         # The same channel granularity NetAdapt prunes with.
-        keep, width = uniform_width_keep(baseline, graph, target, cost_fn, channel_step=channel_step)
-        return keep, f"width factor {width:.3f}"
-    return global_l1_keep(baseline, graph, target, cost_fn), ""
+        keep, width = uniform_width_keep(configurations.baseline, configurations.graph, target,
+                                         configurations, channel_step=channel_step)
+        note = f"width factor {width:.3f}"
+    else:
+        keep = global_l1_keep(configurations.baseline, configurations.graph, target, configurations)
+        note = "global L1"
+    counts = kept_counts(keep)
+    cost = configurations(counts)
+    note += (f"; measured {cost / baseline_cost:.1%} of the baseline's latency "
+             f"({len(configurations.seen) - before} new whole-model measurements)")
+    return Selection(counts, cost, baseline_cost, note)
 
 
-def long_term_finetune(model: Any, dataset: Any, plan: Plan, *, extra_short_steps: int,
-                       run_data: Any) -> tuple[float, float, int]:
-    """The fine-tune every method's model gets: (test accuracy, seconds, gradient steps).
+def even_out_short_term(model: Any, data: Any, options: Any, steps: int) -> None:
+    """Give a model that did not go through NetAdapt the short-term fine-tune steps
+    NetAdapt's kept models had, the same way (the short-term trainer, optimizer, rate,
+    batches and augmentation of the run's options), in place."""
+    from service.pruning.proposal_worker import ProposalContext, build_trainer
 
-    `extra_short_steps` evens out the gradient steps for models that did not go through
-    NetAdapt's short-term fine-tunes (NetAdapt's kept models had kept_iterations x
-    short_term_steps of them, on the training split minus the holdout, at the short-term
-    rate): the simple methods get as many, the same way, before the common long-term
-    fine-tune."""
-    import math
+    if steps <= 0:
+        return
+    trainer = build_trainer(model, ProposalContext("", data, options), masked=False)
+    trainer.finetune(options.seed, steps)
 
-    from service.training.finetune import finetune, train
 
-    started = time.perf_counter()
-    if extra_short_steps:
-        finetune(model, run_data.x_train, run_data.y_train, steps=extra_short_steps,
-                 batch_size=plan.batch_size, learning_rate=plan.short_term_learning_rate,
-                 seed=plan.seed, augment=True)
-    summary = train(model, dataset, epochs=plan.long_term_epochs, batch_size=plan.batch_size,
+def long_term_finetune(model: Any, dataset: Any, plan: Plan) -> tuple[float, int]:
+    """The long-term fine-tune every method's model gets: (seconds, gradient steps)."""
+    from service.training.finetune import train
+
+    # train() also reports test accuracy by eager batches (30-60 s for 10,000 images on
+    # this machine); the benchmark scores the test set itself, per image and compiled
+    # (pareto_bench.scoring), so train() gets a one-image test split.
+    quiet = replace(dataset, x_test=dataset.x_test[:1], y_test=dataset.y_test[:1])
+    summary = train(model, quiet, epochs=plan.long_term_epochs, batch_size=plan.batch_size,
                     learning_rate=plan.long_term_learning_rate, seed=plan.seed, augment=True)
-    steps = extra_short_steps + plan.long_term_epochs * math.ceil(len(dataset.x_train) / plan.batch_size)
-    return float(summary.test_accuracy), time.perf_counter() - started, steps
+    steps = plan.long_term_epochs * math.ceil(len(dataset.x_train) / plan.batch_size)
+    return summary.seconds, steps
