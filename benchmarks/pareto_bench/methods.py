@@ -61,13 +61,15 @@ def netadapt_config(plan: Plan) -> Any:
 
 
 def training_options(plan: Plan, seed: int) -> Any:
-    """TrainingOptions' defaults (optimizer, rate, steps, holdout, BN re-estimation), except:
+    """TrainingOptions' defaults (optimizer, rate, steps, BN re-estimation), except the plan's
+    overrides (None = the default) and:
     augmentation on (the baselines were trained with it, and every fine-tune here uses
     it), no long-term fine-tune inside the run (the benchmark gives every method's model
     the same one), and the run's seed."""
     from service.pruning.options import TrainingOptions
 
-    extra = {} if plan.short_term_steps is None else {"short_term_steps": plan.short_term_steps}
+    extra = {name: value for name, value in (("short_term_steps", plan.short_term_steps),
+                                             ("holdout", plan.holdout)) if value is not None}
     return TrainingOptions(long_term_epochs=0, augment=True, seed=seed, **extra)
 
 

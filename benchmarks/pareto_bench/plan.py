@@ -27,6 +27,7 @@ class Plan:
     max_group_reduction: float | None = None
     # Short-term overrides (None = TrainingOptions' default):
     short_term_steps: int | None = None
+    holdout: int | float | None = None
     # The same for every method: Adam, cosine decay from this rate, these epochs on the
     # whole training split, with augmentation.
     long_term_epochs: int = 1
@@ -61,16 +62,22 @@ def _recipe(model: str, epochs: int, **kwargs: Any) -> BaselineRecipe:
 
 FULL = Plan(
     # Trained from scratch on the whole training split (50,000 CIFAR-10 images): 15 epochs
-    # are ~11,700 steps, ~45-50 min each on 2 shared cores (cached afterwards).
+    # are ~11,700 steps; the VGG took 76 min on the 2 shared cores (cached afterwards).
     models=(_recipe("vgg", 15), _recipe("mobilenet_v1", 15, alpha=0.5)),
     # 50% is the headline budget; 65% is where the 1.5x speed-up goal lies (1/1.5 = 0.667).
-    budgets=(0.8, 0.65, 0.5),
-    # Steps of 5% of the baseline cost (the engine's default is the paper's 2.5%, which
-    # would double the iterations and not fit 2 hours per model on 2 cores).
+    budgets=(0.65, 0.5),
+    # Steps of 5% of the baseline cost, kept constant (decay 1): the engine's defaults (the
+    # paper's 2.5%, decaying by 0.96) take 2-3x the iterations, and one VGG iteration took
+    # ~6 min on the shared 2 cores with them; the issue asks for steps no coarser than 5%.
     init_reduction_ratio=0.05,
-    # Score every proposal after BN re-estimation, fine-tune the best 3: VGG has 6
-    # prunable groups, MobileNetV1 14; fine-tuning all of them does not fit.
-    prescreen=3,
+    decay=1.0,
+    # Score every proposal after BN re-estimation, fine-tune the best 2 (one per worker):
+    # VGG has 6 prunable groups, MobileNetV1 14; fine-tuning all of them does not fit.
+    prescreen=2,
+    # 2,500 holdout images from the training split (the default 15% of 50,000 is 7,500):
+    # scoring one VGG proposal on 7,500 took ~30 s here, and 2,500 still put one standard
+    # error of a holdout accuracy near 85% at 0.7 point (ties within it go by loss).
+    holdout=2500,
     netadapt_seeds=(0, 1),
 )
 
@@ -88,6 +95,7 @@ QUICK = replace(
     budgets=(0.75, 0.5),
     init_reduction_ratio=0.25,
     prescreen=2,
+    holdout=None,
     short_term_steps=5,
     long_term_epochs=1,
     netadapt_seeds=(0,),
