@@ -56,6 +56,9 @@ SETTINGS = {
         "engine": {"prescreen": 0, "max_group_reduction": 1.0},
         "training": {"short_term_optimizer": "adam", "learning_rate": 1e-3, "batchnorm_samples": 0},
     },
+    # Candidate defaults, measured against "new" before choosing them.
+    "cap50": {"engine": {"max_group_reduction": 0.5}, "training": {}},
+    "nocap": {"engine": {"max_group_reduction": 1.0}, "training": {}},
 }
 NETADAPT_TIMING_FILE = "benchmark_wall_seconds.json"
 
