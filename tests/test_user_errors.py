@@ -3,12 +3,9 @@ show them the same way: the message's first line (the API with the class's statu
 
 from __future__ import annotations
 
-import asyncio
-import json
 
 import httpx
 import pytest
-from starlette.requests import Request
 
 from service.api.errors import install_error_handlers
 from service.cli.errors import CommandError
@@ -42,15 +39,21 @@ def test_a_bug_is_not_a_user_error() -> None:
 
 
 def _api_answer(exc: Exception) -> tuple[int, dict]:
-    """What the app's installed handler answers for `exc` raised by a route."""
+    """What the app answers when a route raises `exc`. The TestClient runs the app on its own
+    thread and loop: a session-scoped browser fixture may keep a loop running on this one."""
     from fastapi import FastAPI
+    from fastapi.testclient import TestClient
 
     app = FastAPI()
     install_error_handlers(app)
-    handler = app.exception_handlers[UserError]
-    request = Request({"type": "http", "method": "GET", "path": "/v1/x", "headers": [], "query_string": b""})
-    response = asyncio.run(handler(request, exc))  # type: ignore[arg-type]
-    return response.status_code, json.loads(bytes(response.body))
+
+    @app.get("/v1/x")
+    def raise_it() -> None:
+        raise exc
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/v1/x")
+    return response.status_code, response.json()
 
 
 def test_the_api_and_the_cli_show_the_same_message() -> None:
