@@ -49,6 +49,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--data-cache", type=Path, default=DEFAULT_DATA_CACHE,
                         help="where decoded datasets are kept")
     parser.add_argument("--workers", type=int, default=None, help="NetAdapt proposal workers (default: cores)")
+    parser.add_argument("--netadapt", default=None,
+                        help="only these NetAdapt variants, comma-separated (default: the plan's, "
+                             f"{', '.join(NETADAPT_VARIANTS)}); the latency one always runs")
+    parser.add_argument("--seeds", default=None,
+                        help="the NetAdapt latency run's seeds, comma-separated (default: the plan's)")
     parser.add_argument("--report-only", action="store_true",
                         help=f"print the table and verdicts and redraw the plot from OUT/{RESULT}.json")
     return parser.parse_args()
@@ -366,6 +372,25 @@ def all_points(out: Path, plan: Plan) -> list[Point]:
     return [p for p in found if p.model in labels]
 
 
+def chosen_plan(args: argparse.Namespace) -> Plan:
+    """The plan, narrowed by --netadapt and --seeds (recorded in OUT/plan.json like the rest)."""
+    plan = QUICK if args.quick else FULL
+    if args.netadapt is not None:
+        variants = tuple(v.strip() for v in args.netadapt.split(",") if v.strip())
+        unknown = sorted(set(variants) - set(NETADAPT_VARIANTS))
+        if unknown:
+            raise SystemExit(f"--netadapt: no variant {', '.join(unknown)}; choose from {', '.join(NETADAPT_VARIANTS)}")
+        plan = replace(plan, netadapt_variants=tuple(v for v in NETADAPT_VARIANTS
+                                                     if v in variants or v == NETADAPT_LATENCY))
+    if args.seeds is not None:
+        try:
+            seeds = tuple(int(s) for s in args.seeds.split(","))
+        except ValueError:
+            raise SystemExit(f"--seeds: comma-separated integers, not {args.seeds!r}") from None
+        plan = replace(plan, netadapt_seeds=seeds)
+    return plan
+
+
 def main() -> int:
     args = parse_args()
     # A terminated benchmark still stops its lab's server and agents (DeviceLab.__exit__).
@@ -373,7 +398,7 @@ def main() -> int:
     if args.report_only:
         return report_only(args.out)
     started = time.perf_counter()
-    plan = QUICK if args.quick else FULL
+    plan = chosen_plan(args)
     recipes = plan.models if args.model is None else (plan.recipe(args.model),)
     from service.quiet_tf import import_tensorflow_quietly
 
