@@ -68,6 +68,18 @@ MAX_SHAVES = 3
 ProgressCallback = Callable[[dict[str, Any]], None]
 
 
+def shaving_can_close_gap(
+    measured: float, target: float, estimate_before: float, estimate_after: float, shaves_left: int
+) -> bool:
+    """Whether the shaves left, each removing what the table says one channel step of the
+    kept group removes, can bring a model measured above its target down to it. A group
+    whose step costs next to nothing (a small dense layer) would otherwise be cut to a few
+    channels chasing a gap that is the device's measurement noise; the iteration keeps the
+    model as it measured and the next one aims lower (anchoring)."""
+    step_share = (estimate_before - estimate_after) / estimate_before
+    return step_share * shaves_left >= (measured - target) / measured
+
+
 class NetAdaptEngine:
     def __init__(
         self,
@@ -543,6 +555,15 @@ class NetAdaptEngine:
         while cost > pending["target"] and len(landing["shaved"]) < MAX_SHAVES:
             count = config[group] - step
             if count < step:
+                break
+            before, after = self.estimator.costs([config, {**config, group: count}])
+            shaves_left = MAX_SHAVES - len(landing["shaved"])
+            if not shaving_can_close_gap(cost, pending["target"], before, after, shaves_left):
+                landing["shaving_stopped"] = (
+                    f"{shaves_left} more step(s) of {group} would remove "
+                    f"{shaves_left * (before - after) / before:.2%} by the table, "
+                    f"the gap is {(cost - pending['target']) / cost:.2%}"
+                )
                 break
             scores = self.network.saliency(model, self.config.saliency)[group]
             model, holdout_accuracy = self.network.shrink(

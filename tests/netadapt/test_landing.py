@@ -9,6 +9,7 @@ import pytest
 
 from service.netadapt import NetAdaptConfig
 from service.netadapt.anchoring import AIM_WINDOW, aim_below
+from service.netadapt.engine import shaving_can_close_gap
 from service.netadapt.filter_count import candidate_counts
 from service.netadapt.selection import ProposalOutcome, accuracy_tolerance, select_proposal
 from tests.netadapt.stubs import StubRun, linear_cost
@@ -154,3 +155,31 @@ def test_accuracies_within_a_standard_error_are_ranked_by_loss():
     # Without sample counts, only equal accuracies tie (the paper's rule).
     plain = [outcome(r.group, r.holdout_accuracy, r.holdout_loss, None) for r in results]
     assert select_proposal(plain, "max_accuracy", 0.85, 2.0).group == "a"
+
+
+def test_shaving_stops_where_the_table_says_the_steps_left_cannot_close_the_gap():
+    assert shaving_can_close_gap(103.0, 100.0, 100.0, 99.0, shaves_left=3)  # 3% of 2.9%
+    assert not shaving_can_close_gap(103.0, 100.0, 100.0, 99.5, shaves_left=3)  # 1.5%
+    assert not shaving_can_close_gap(103.0, 100.0, 100.0, 99.0, shaves_left=2)
+
+
+def test_a_gap_no_channel_step_can_close_is_not_chased_by_shaving():
+    # A fixed part the channels do not touch (input, classifier): one channel step of any
+    # group is at most 2.7% of the cost. The device measures every pruned model 10% above
+    # the table, as a noisy or misread device would: three steps cannot close that, so the
+    # kept proposal is not cut further, and the landing says why.
+    def table(config: Mapping[str, int]) -> float:
+        return WEIGHTED(config) + 1000.0
+
+    def device(config: Mapping[str, int]) -> float:
+        baseline = config == {"a": 32, "b": 64, "c": 16}
+        return table(config) * (1.0 if baseline else 1.10)
+
+    cfg = NetAdaptConfig(budget=0.9, max_iterations=1, init_reduction_ratio=0.02, decay=1.0)
+    report = StubRun(cfg, table, device=device).run()
+    first = report["iterations"][0]
+    assert first["landing"]["measured"] > first["target"]
+    assert first["landing"]["shaved"] == []
+    assert "the gap is" in first["landing"]["shaving_stopped"]
+    kept = next(p for p in first["proposals"] if p["group"] == first["kept"]["group"])
+    assert first["channels"][kept["group"]] == kept["channels"]
