@@ -75,7 +75,8 @@ class ConsoleLog:
 def page(browser) -> Iterator[object]:
     """A fresh browser context and page; the test fails if JavaScript logged an error."""
     context = browser.new_context(viewport=VIEWPORT)
-    context.set_default_timeout(15_000)
+    # Waits end when the condition holds; the bound only matters on a loaded machine.
+    context.set_default_timeout(60_000)
     page = context.new_page()
     log = ConsoleLog()
     page.on("console", log.on_console)

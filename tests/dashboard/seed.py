@@ -128,6 +128,13 @@ def devices(session: Session) -> dict[str, Any]:
             "online": online.agent.id, "offline": offline.agent.id}
 
 
+def heartbeat(session: Session, agent_id: str) -> None:
+    """What an agent's heartbeat does: mark it seen now (module fixtures seed agents long
+    before a late test looks at them; a loaded machine can take the online window)."""
+    session.execute(update(Agent).where(Agent.id == agent_id).values(last_heartbeat_at=utcnow()))
+    session.commit()
+
+
 def tables(session: Session, profile_id: str) -> dict[str, Any]:
     """Entries and whole-model measurements (estimate next to measured) for `profile_id`."""
     for n in (8, 16, 32, 40, 48):

@@ -172,7 +172,9 @@ def test_cancel_and_resume_buttons(page, server, data, screenshot_dir):
     assert page.locator("#cancel").is_enabled()
 
 
-def test_devices_page_shows_profiles_agents_and_queue_depth(page, server, data, screenshot_dir):
+def test_devices_page_shows_profiles_agents_and_queue_depth(page, server, database, data, screenshot_dir):
+    with database.session() as session:
+        seed.heartbeat(session, data["online"])
     page.goto(server.base_url + "/devices")
     profile = page.locator(f'section.profile[data-profile="{data["profile"]}"]')
     assert f"Queue depth {data['jobs_queued']}" in profile.inner_text()
