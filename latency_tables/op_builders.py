@@ -20,7 +20,15 @@ from typing import Any, cast
 import numpy as np
 
 from latency_tables.model_assembly import OperatorPlan, SingleOpGraph
-from latency_tables.op_specs import ResolvedSignature
+from latency_tables.op_specs import (
+    BINARY_OPS,
+    POOL_OPS,
+    REDUCE_OPS,
+    RESIZE_OPS,
+    UNARY_OPS,
+    ResolvedSignature,
+    op_registrar,
+)
 from latency_tables.op_versions import converter_op_version
 from latency_tables.quantization import (
     QuantParams,
@@ -128,6 +136,10 @@ class OpContext:
         )
 
 
+OP_BUILDERS: dict[str, Callable[[OpContext], OperatorPlan]] = {}
+_builds = op_registrar(OP_BUILDERS)
+
+
 def _fused_output_params(activation: str) -> QuantParams:
     return QuantParams.for_range(*_FUSED_OUTPUT_RANGES[activation])
 
@@ -142,6 +154,7 @@ def _window_options(options: Any, sig: ResolvedSignature) -> Any:
 # ---- weighted ops ---------------------------------------------------------------------
 
 
+@_builds("CONV_2D")
 def _conv_2d(ctx: OpContext) -> OperatorPlan:
     sig = ctx.sig
     (x,) = ctx.inputs()
@@ -156,6 +169,7 @@ def _conv_2d(ctx: OpContext) -> OperatorPlan:
     return ctx.plan([x, weights, bias], y, Options.Conv2DOptions, options)
 
 
+@_builds("DEPTHWISE_CONV_2D")
 def _depthwise_conv_2d(ctx: OpContext) -> OperatorPlan:
     sig = ctx.sig
     (x,) = ctx.inputs()
@@ -168,6 +182,7 @@ def _depthwise_conv_2d(ctx: OpContext) -> OperatorPlan:
     return ctx.plan([x, weights, bias], y, Options.DepthwiseConv2DOptions, options)
 
 
+@_builds("TRANSPOSE_CONV")
 def _transpose_conv(ctx: OpContext) -> OperatorPlan:
     sig = ctx.sig
     output_shape = ctx.int32_constant("output_shape", sig.output)
@@ -180,6 +195,7 @@ def _transpose_conv(ctx: OpContext) -> OperatorPlan:
     return ctx.plan([output_shape, weights, x, bias], y, Options.TransposeConvOptions, options)
 
 
+@_builds("FULLY_CONNECTED")
 def _fully_connected(ctx: OpContext) -> OperatorPlan:
     sig = ctx.sig
     (x,) = ctx.inputs()
@@ -195,6 +211,7 @@ def _fully_connected(ctx: OpContext) -> OperatorPlan:
 # ---- windows and reductions ---------------------------------------------------------------
 
 
+@_builds(*POOL_OPS)
 def _pool_2d(ctx: OpContext) -> OperatorPlan:
     sig = ctx.sig
     (x,) = ctx.inputs()
@@ -204,6 +221,7 @@ def _pool_2d(ctx: OpContext) -> OperatorPlan:
     return ctx.plan([x], ctx.output(), Options.Pool2DOptions, options)
 
 
+@_builds(*REDUCE_OPS)
 def _reduce(ctx: OpContext) -> OperatorPlan:
     sig = ctx.sig
     (x,) = ctx.inputs()
@@ -224,6 +242,7 @@ _BINARY_OPTIONS = {
 _CONSTANT_RANGES = {"MUL": (0.5, 1.5)}
 
 
+@_builds(*BINARY_OPS)
 def _binary(ctx: OpContext) -> OperatorPlan:
     sig = ctx.sig
     # Constants go after the activations, whichever side the converter put them on:
@@ -240,6 +259,7 @@ def _binary(ctx: OpContext) -> OperatorPlan:
     return ctx.plan(operands, ctx.output(_fused_output_params(sig.activation)), options_type, options)
 
 
+@_builds("PRELU")
 def _prelu(ctx: OpContext) -> OperatorPlan:
     (x,) = ctx.inputs()
     (alpha_shape,) = ctx.sig.const_inputs or ()  # PRELU requires it
@@ -247,6 +267,7 @@ def _prelu(ctx: OpContext) -> OperatorPlan:
     return ctx.plan([x, alpha], ctx.output())
 
 
+@_builds(*UNARY_OPS)
 def _unary(ctx: OpContext) -> OperatorPlan:
     op = ctx.sig.op
     (x,) = ctx.inputs()
@@ -271,6 +292,7 @@ def _unary(ctx: OpContext) -> OperatorPlan:
 # ---- data movement ------------------------------------------------------------------------
 
 
+@_builds("CONCATENATION")
 def _concatenation(ctx: OpContext) -> OperatorPlan:
     sig = ctx.sig
     options = schema.ConcatenationOptionsT()
@@ -280,18 +302,21 @@ def _concatenation(ctx: OpContext) -> OperatorPlan:
     return ctx.plan(ctx.inputs(), ctx.output(), Options.ConcatenationOptions, options)
 
 
+@_builds("PAD")
 def _pad(ctx: OpContext) -> OperatorPlan:
     (x,) = ctx.inputs()
     paddings = ctx.int32_constant("paddings", ctx.sig.paddings)
     return ctx.plan([x, paddings], ctx.output(), Options.PadOptions, schema.PadOptionsT())
 
 
+@_builds("RESHAPE")
 def _reshape(ctx: OpContext) -> OperatorPlan:
     (x,) = ctx.inputs()
     shape = ctx.int32_constant("shape", ctx.sig.output)
     return ctx.plan([x, shape], ctx.output())
 
 
+@_builds(*RESIZE_OPS)
 def _resize(ctx: OpContext) -> OperatorPlan:
     sig = ctx.sig
     (x,) = ctx.inputs()
@@ -305,6 +330,7 @@ def _resize(ctx: OpContext) -> OperatorPlan:
     return ctx.plan([x, size], ctx.output(), options_type, options)
 
 
+@_builds("STRIDED_SLICE")
 def _strided_slice(ctx: OpContext) -> OperatorPlan:
     sig = ctx.sig
     (x,) = ctx.inputs()
@@ -318,12 +344,14 @@ def _strided_slice(ctx: OpContext) -> OperatorPlan:
     return ctx.plan(operands, ctx.output(), Options.StridedSliceOptions, schema.StridedSliceOptionsT())
 
 
+@_builds("TILE")
 def _tile(ctx: OpContext) -> OperatorPlan:
     (x,) = ctx.inputs()
     multiples = ctx.int32_constant("multiples", [o // i for i, o in zip(ctx.sig.inputs[0], ctx.sig.output)])
     return ctx.plan([x, multiples], ctx.output())
 
 
+@_builds("TRANSPOSE")
 def _transpose(ctx: OpContext) -> OperatorPlan:
     (x,) = ctx.inputs()
     return ctx.plan([x, ctx.int32_constant("perm", ctx.sig.perm)], ctx.output())
@@ -332,6 +360,7 @@ def _transpose(ctx: OpContext) -> OperatorPlan:
 # ---- (de)quantization -----------------------------------------------------------------------
 
 
+@_builds("QUANTIZE")
 def _quantize(ctx: OpContext) -> OperatorPlan:
     sig = ctx.sig
     if sig.dtype == "float32":
@@ -343,45 +372,9 @@ def _quantize(ctx: OpContext) -> OperatorPlan:
     return ctx.plan([x], y)
 
 
+@_builds("DEQUANTIZE")
 def _dequantize(ctx: OpContext) -> OperatorPlan:
     sig = ctx.sig
     x = ctx.graph.add_input(sig.inputs[0], np.int8, ACTIVATION_PARAMS.to_schema())
     y = ctx.graph.add_output(sig.output, np.float32)
     return ctx.plan([x], y)
-
-
-OP_BUILDERS: dict[str, Callable[[OpContext], OperatorPlan]] = {
-    "CONV_2D": _conv_2d,
-    "DEPTHWISE_CONV_2D": _depthwise_conv_2d,
-    "TRANSPOSE_CONV": _transpose_conv,
-    "FULLY_CONNECTED": _fully_connected,
-    "MAX_POOL_2D": _pool_2d,
-    "AVERAGE_POOL_2D": _pool_2d,
-    "MEAN": _reduce,
-    "SUM": _reduce,
-    "REDUCE_MAX": _reduce,
-    "ADD": _binary,
-    "SUB": _binary,
-    "MUL": _binary,
-    "MAXIMUM": _binary,
-    "MINIMUM": _binary,
-    "PRELU": _prelu,
-    "SOFTMAX": _unary,
-    "LOGISTIC": _unary,
-    "TANH": _unary,
-    "RELU": _unary,
-    "RELU6": _unary,
-    "LEAKY_RELU": _unary,
-    "HARD_SWISH": _unary,
-    "GELU": _unary,
-    "CONCATENATION": _concatenation,
-    "PAD": _pad,
-    "RESHAPE": _reshape,
-    "RESIZE_BILINEAR": _resize,
-    "RESIZE_NEAREST_NEIGHBOR": _resize,
-    "STRIDED_SLICE": _strided_slice,
-    "TILE": _tile,
-    "TRANSPOSE": _transpose,
-    "QUANTIZE": _quantize,
-    "DEQUANTIZE": _dequantize,
-}

@@ -7,8 +7,9 @@ the same layer always serialise to the same key.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 REQUIRED: Any = object()  # marker: the option has no default and must be given
 
@@ -148,3 +149,28 @@ def op_spec(op: str) -> OpSpec:
         raise ValueError(
             f"unknown or unsupported op {op!r}; supported: {', '.join(SUPPORTED_OPS)}"
         ) from None
+
+
+# Ops whose signatures carry the same options, so one builder and one reader serve each family.
+POOL_OPS = ("MAX_POOL_2D", "AVERAGE_POOL_2D")
+REDUCE_OPS = ("MEAN", "SUM", "REDUCE_MAX")
+BINARY_OPS = ("ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM")
+UNARY_OPS = ("SOFTMAX", "LOGISTIC", "TANH", "RELU", "RELU6", "LEAKY_RELU", "HARD_SWISH", "GELU")
+RESIZE_OPS = ("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR")
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def op_registrar(table: dict[str, Handler]) -> Callable[..., Callable[[Handler], Handler]]:
+    """A decorator factory: `@handles("CONV_2D")` files the function in `table` under each
+    op it names, which must have a spec (op_spec raises for any other)."""
+
+    def handles(*ops: str) -> Callable[[Handler], Handler]:
+        def register(function: Handler) -> Handler:
+            for op in ops:
+                table[op_spec(op).name] = function
+            return function
+
+        return register
+
+    return handles

@@ -17,6 +17,7 @@ import json
 import secrets
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
@@ -71,14 +72,7 @@ class DeviceProfile(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     def description(self) -> DeviceDescription:
-        return DeviceDescription(
-            backend=self.backend,
-            cpu_model=self.cpu_model,
-            runtime_version=self.runtime_version,
-            threads=self.threads,
-            delegate=self.delegate,
-            metric=self.metric,
-        )
+        return DeviceDescription(**{f.name: getattr(self, f.name) for f in fields(DeviceDescription)})
 
 
 class TableEntry(Base):
@@ -169,15 +163,7 @@ def get_or_create_profile(session: Session, device: DeviceDescription) -> Device
     found = session.scalars(select(DeviceProfile).where(DeviceProfile.key == key)).first()
     if found is not None:
         return found
-    profile = DeviceProfile(
-        key=key,
-        backend=device.backend,
-        cpu_model=device.cpu_model,
-        runtime_version=device.runtime_version,
-        threads=device.threads,
-        delegate=device.delegate,
-        metric=device.metric,
-    )
+    profile = DeviceProfile(key=key, **device.to_dict())
     try:
         # A savepoint: if another writer created the same key meanwhile, only this
         # insert is undone, not the caller's transaction.

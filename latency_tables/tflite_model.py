@@ -12,7 +12,7 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from latency_tables.op_specs import OP_SPECS
+from latency_tables.op_specs import BINARY_OPS, OP_SPECS, POOL_OPS, REDUCE_OPS, RESIZE_OPS, op_registrar
 from latency_tables.signature import LayerSignature
 from latency_tables.tflite_schema import (
     ACTIVATION_NAMES,
@@ -126,6 +126,8 @@ class _Operator:
 # ---- per-op readers: which inputs are activations, and the options -------------------------
 
 Reader = Callable[[_Operator], dict[str, Any]]
+_READERS: dict[str, Reader] = {}  # op -> its reader; other ops: _data_only
+_reads = op_registrar(_READERS)
 
 
 def _first_input(op: _Operator) -> dict[str, Any]:
@@ -141,6 +143,7 @@ def _window(op: _Operator) -> dict[str, Any]:
     }
 
 
+@_reads("CONV_2D")
 def _conv_2d(op: _Operator) -> dict[str, Any]:
     (c_out, kh, kw, c_per_group) = op.shape(op.tensor(1))
     c_in = op.shape(op.tensor(0))[3]
@@ -155,6 +158,7 @@ def _conv_2d(op: _Operator) -> dict[str, Any]:
     }
 
 
+@_reads("DEPTHWISE_CONV_2D")
 def _depthwise_conv_2d(op: _Operator) -> dict[str, Any]:
     (_, kh, kw, _) = op.shape(op.tensor(1))
     return {
@@ -166,19 +170,23 @@ def _depthwise_conv_2d(op: _Operator) -> dict[str, Any]:
     }
 
 
+@_reads("TRANSPOSE_CONV")
 def _transpose_conv(op: _Operator) -> dict[str, Any]:
     (_, kh, kw, _) = op.shape(op.tensor(1))
     return {"inputs": [op.shape(op.tensor(2))], **_window(op), "kernel": (kh, kw)}
 
 
+@_reads("FULLY_CONNECTED")
 def _fully_connected(op: _Operator) -> dict[str, Any]:
     return {**_first_input(op), "activation": op.fused_activation()}
 
 
+@_reads(*POOL_OPS)
 def _pool_2d(op: _Operator) -> dict[str, Any]:
     return {**_first_input(op), **_window(op), "kernel": (op.options.filterHeight, op.options.filterWidth)}
 
 
+@_reads(*REDUCE_OPS)
 def _reduce(op: _Operator) -> dict[str, Any]:
     return {
         **_first_input(op),
@@ -187,6 +195,7 @@ def _reduce(op: _Operator) -> dict[str, Any]:
     }
 
 
+@_reads(*BINARY_OPS)
 def _binary(op: _Operator) -> dict[str, Any]:
     inputs: list[Shape] = []
     constants: list[Shape] = []
@@ -200,10 +209,12 @@ def _binary(op: _Operator) -> dict[str, Any]:
     return fields
 
 
+@_reads("PRELU")
 def _prelu(op: _Operator) -> dict[str, Any]:
     return {**_first_input(op), "const_inputs": [op.shape(op.tensor(1))]}
 
 
+@_reads("CONCATENATION")
 def _concatenation(op: _Operator) -> dict[str, Any]:
     return {
         "inputs": [op.shape(t) for t in op.given_inputs()],
@@ -212,10 +223,12 @@ def _concatenation(op: _Operator) -> dict[str, Any]:
     }
 
 
+@_reads("PAD")
 def _pad(op: _Operator) -> dict[str, Any]:
     return {**_first_input(op), "paddings": [tuple(int(v) for v in pair) for pair in op.constant(1)]}
 
 
+@_reads(*RESIZE_OPS)
 def _resize(op: _Operator) -> dict[str, Any]:
     return {
         **_first_input(op),
@@ -224,6 +237,7 @@ def _resize(op: _Operator) -> dict[str, Any]:
     }
 
 
+@_reads("STRIDED_SLICE")
 def _strided_slice(op: _Operator) -> dict[str, Any]:
     o = op.options
     if o.ellipsisMask or o.newAxisMask or o.shrinkAxisMask or o.offset:
@@ -240,38 +254,13 @@ def _strided_slice(op: _Operator) -> dict[str, Any]:
     return {**_first_input(op), "begin": begin, "step": [int(s) for s in steps]}
 
 
+@_reads("TRANSPOSE")
 def _transpose(op: _Operator) -> dict[str, Any]:
     return {**_first_input(op), "perm": [int(p) for p in op.constant(1).reshape(-1)]}
 
 
 def _data_only(op: _Operator) -> dict[str, Any]:
     return _first_input(op)
-
-
-_READERS: dict[str, Reader] = {
-    "CONV_2D": _conv_2d,
-    "DEPTHWISE_CONV_2D": _depthwise_conv_2d,
-    "TRANSPOSE_CONV": _transpose_conv,
-    "FULLY_CONNECTED": _fully_connected,
-    "MAX_POOL_2D": _pool_2d,
-    "AVERAGE_POOL_2D": _pool_2d,
-    "MEAN": _reduce,
-    "SUM": _reduce,
-    "REDUCE_MAX": _reduce,
-    "ADD": _binary,
-    "SUB": _binary,
-    "MUL": _binary,
-    "MAXIMUM": _binary,
-    "MINIMUM": _binary,
-    "PRELU": _prelu,
-    "CONCATENATION": _concatenation,
-    "PAD": _pad,
-    "RESIZE_BILINEAR": _resize,
-    "RESIZE_NEAREST_NEIGHBOR": _resize,
-    "STRIDED_SLICE": _strided_slice,
-    "TRANSPOSE": _transpose,
-}
-assert set(_READERS) <= set(OP_SPECS)
 
 
 # Ops with weights: (position of the data input, position of the weights).

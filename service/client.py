@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from latency_tables.atomic_files import atomic_target
-from latency_tables.protocol import API_PREFIX
+from service.bearer_client import BearerClient
 from service.tables_client import TablesClientError as ApiError
 from service.tables_client import raise_for_problem
 
@@ -31,31 +31,8 @@ __all__ = ["ApiError", "NetAdaptClient", "TERMINAL_STATUSES"]
 TERMINAL_STATUSES = ("finished", "failed", "cancelled")
 
 
-class NetAdaptClient:
-    def __init__(
-        self,
-        base_url: str,
-        api_token: str,
-        *,
-        timeout: float = 60.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(
-            base_url=self.base_url + API_PREFIX,
-            headers={"Authorization": f"Bearer {api_token}"},
-            timeout=timeout,
-            transport=transport,
-        )
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> NetAdaptClient:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
+class NetAdaptClient(BearerClient):
+    default_timeout = 60.0
 
     # -- models, datasets, devices ----------------------------------------------------------
 

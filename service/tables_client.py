@@ -8,8 +8,8 @@ from typing import Any, TypedDict
 
 import httpx
 
-from latency_tables.protocol import API_PREFIX
 from latency_tables.signature import LayerSignature
+from service.bearer_client import BearerClient
 from service.netadapt.errors import UserError
 
 FINISHED_STATUSES = ("done", "failed")
@@ -50,59 +50,13 @@ class LookupReply(TypedDict):
     scale: float  # calibration factor for the profile+metric
 
 
-class JobResult(TypedDict):
-    median: float | None
-    spread: float | None
-    n: int | None
-    error: str | None
-    details: dict[str, Any]
-    agent_id: str | None
+# GET /v1/jobs/{id}: service/api/schemas.py JobStatusOut as JSON (`status`: pending | leased |
+# done | failed; `result`: a JobResultOut once an agent reported).
+JobStatus = dict[str, Any]
 
 
-class JobStatus(TypedDict):
-    """GET /v1/jobs/{id}. `status` is pending | leased | done | failed."""
-
-    id: str
-    kind: str
-    profile_id: str
-    metric: str
-    status: str
-    attempts: int
-    max_attempts: int
-    signature_digest: str | None
-    model_sha256: str | None
-    leased_by: str | None
-    lease_expires_at: str | None
-    failure_reason: str | None
-    result: JobResult | None
-    created_at: str
-    finished_at: str | None
-
-
-class TablesClient:
-    def __init__(
-        self,
-        base_url: str,
-        api_token: str,
-        *,
-        timeout: float = 30.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        self._http = httpx.Client(
-            base_url=base_url.rstrip("/") + API_PREFIX,
-            headers={"Authorization": f"Bearer {api_token}"},
-            timeout=timeout,
-            transport=transport,
-        )
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> TablesClient:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
+class TablesClient(BearerClient):
+    default_timeout = 30.0
 
     def lookup(
         self, profile_id: str, metric: str, signatures: Iterable[LayerSignature | dict[str, Any]]
@@ -147,7 +101,7 @@ class TablesClient:
         return self._call("GET", f"/profiles/{profile_id}")
 
     def job(self, job_id: str) -> JobStatus:
-        return self._call("GET", f"/jobs/{job_id}")  # type: ignore[return-value]
+        return self._call("GET", f"/jobs/{job_id}")
 
     def wait_for_jobs(
         self, job_ids: Sequence[str], timeout: float, *, poll_seconds: float = 0.5

@@ -51,6 +51,7 @@ def invoke_tag(model_index: int, invoke: int) -> int:
 
 
 def _one_line(exc: BaseException) -> str:
+    # model_inputs.one_line's twin: model_inputs imports numpy, found only once --site is on sys.path.
     return " ".join(str(exc).split())[:400] or type(exc).__name__
 
 
@@ -73,18 +74,6 @@ class Markers:
         syscall.argtypes = (ctypes.c_long, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
         self.start = functools.partial(syscall, number, cookie, OP_START)
         self.stop = functools.partial(syscall, number, cookie, OP_STOP)
-
-
-def _load(interpreter_class: Any, fill: Any, path: str) -> Any:
-    """An allocated interpreter with inputs set, or the error message."""
-    try:
-        with open(path, "rb") as handle:
-            interpreter = interpreter_class(model_content=handle.read(), num_threads=1)
-        interpreter.allocate_tensors()
-        fill(interpreter)
-        return interpreter
-    except Exception as exc:  # a model LiteRT rejects: report it, count the rest
-        return f"cannot load model in LiteRT: {_one_line(exc)}"
 
 
 def _count(interpreter: Any, markers: Markers, model_index: int, invokes: int) -> dict:
@@ -121,14 +110,14 @@ def main(argv: list[str] | None = None) -> int:
     from ai_edge_litert.interpreter import Interpreter
 
     if __package__:
-        from device_agent.backends.model_inputs import fill_random_inputs
+        from device_agent.backends.model_inputs import load_with_inputs
     else:  # run as a script (python -I: no script directory on sys.path); model_inputs.py lies beside
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-        from model_inputs import fill_random_inputs  # type: ignore[import-not-found, no-redef]
+        from model_inputs import load_with_inputs  # type: ignore[import-not-found, no-redef]
 
     markers = Markers(args.marker, args.cookie)
     names = sorted(n for n in os.listdir(args.model_dir) if n.endswith(".tflite"))
-    loaded = [(name, _load(Interpreter, fill_random_inputs, os.path.join(args.model_dir, name))) for name in names]
+    loaded = [(name, load_with_inputs(Interpreter, os.path.join(args.model_dir, name))) for name in names]
     gc.collect()
     gc.disable()  # a collection inside a marker pair would be counted
     with open(args.manifest, "w", encoding="utf-8") as manifest:

@@ -41,32 +41,16 @@ from typing import Any, TextIO
 from ai_edge_litert.interpreter import Interpreter
 
 if __package__:  # imported as device_agent.backends._callgrind_runner (tests, tools)
-    from device_agent.backends.model_inputs import fill_random_inputs
+    from device_agent.backends.model_inputs import load_with_inputs, one_line
 else:  # run as a script: this file's directory is sys.path[0]; skip the package imports
-    from model_inputs import fill_random_inputs  # type: ignore[import-not-found, no-redef]
+    from model_inputs import load_with_inputs, one_line  # type: ignore[import-not-found, no-redef]
 
 INSTRUMENTATION_ERROR = "could not switch callgrind instrumentation on"
 EXIT_NO_INSTRUMENTATION = 3
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:400] or type(exc).__name__
-
-
 def _dump_files(dump_dir: str) -> set[str]:
     return {name for name in os.listdir(dump_dir) if name.startswith("callgrind.out.")}
-
-
-def _load(path: str) -> Any:
-    """An allocated interpreter with inputs set, or the error message."""
-    try:
-        with open(path, "rb") as handle:
-            interpreter = Interpreter(model_content=handle.read(), num_threads=1)
-        interpreter.allocate_tensors()
-        fill_random_inputs(interpreter)
-        return interpreter
-    except Exception as exc:  # a model LiteRT rejects: report it, count the rest
-        return f"cannot load model in LiteRT: {_one_line(exc)}"
 
 
 def _count(interpreter: Any, dump_dir: str, invokes: int) -> dict:
@@ -76,7 +60,7 @@ def _count(interpreter: Any, dump_dir: str, invokes: int) -> dict:
         try:
             interpreter.invoke()
         except Exception as exc:
-            return {"error": f"invoke failed: {_one_line(exc)}"}
+            return {"error": f"invoke failed: {one_line(exc)}"}
         dumps.append(sorted(_dump_files(dump_dir) - before))
     return {"dumps": dumps}
 
@@ -88,9 +72,9 @@ def _instrument(callgrind_control: str) -> str | None:
             [callgrind_control, "-i", "on", str(os.getpid())], capture_output=True, text=True, timeout=300
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return _one_line(exc)
+        return one_line(exc)
     if done.returncode != 0:
-        return _one_line(Exception(done.stderr or done.stdout or f"exit status {done.returncode}"))
+        return one_line(Exception(done.stderr or done.stdout or f"exit status {done.returncode}"))
     return None
 
 
@@ -108,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instrument-with", default=None, metavar="CALLGRIND_CONTROL")
     args = parser.parse_args(argv)
     names = sorted(n for n in os.listdir(args.model_dir) if n.endswith(".tflite"))
-    loaded = [(name, _load(os.path.join(args.model_dir, name))) for name in names]
+    loaded = [(name, load_with_inputs(Interpreter, os.path.join(args.model_dir, name))) for name in names]
     with open(args.manifest, "w", encoding="utf-8") as manifest:
         if args.instrument_with:
             error = _instrument(args.instrument_with)

@@ -36,7 +36,6 @@ import logging
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,7 +44,7 @@ from pathlib import Path
 from device_agent import device_info
 from device_agent.backends._callgrind_runner import INSTRUMENTATION_ERROR
 from device_agent.backends.base import Backend, CpuChoice, Measurement, core_numbers
-from device_agent.backends.batch_process import run_batch_process, write_models
+from device_agent.backends.batch_process import counted, run_batch_process, usable_entry, write_models
 from device_agent.backends.callgrind_output import CallgrindFormatError, instructions
 from device_agent.backends.reference_layer import counted_self_test, reference_model
 from device_agent.text import one_line
@@ -189,12 +188,11 @@ class HostInstructionsBackend(Backend):
             return [self._measurement(entries.get(name), dump_dir, failure, batch) for name in names]
 
     def _measurement(self, entry: dict | None, dump_dir: Path, failure: str | None, batch: dict) -> Measurement:
-        if entry is None:
-            return Measurement.failed(failure or "the callgrind runner skipped this model", **batch)
-        if "error" in entry:
-            return Measurement.failed(entry["error"], **batch)
+        usable = usable_entry(entry, failure, "callgrind", batch)
+        if isinstance(usable, Measurement):
+            return usable
         counts = []
-        for files in entry["dumps"]:
+        for files in usable["dumps"]:
             if len(files) != 1:
                 return Measurement.failed(
                     f"expected one callgrind dump per invoke, got {len(files)}: is {self.symbol!r} "
@@ -205,14 +203,7 @@ class HostInstructionsBackend(Backend):
                 counts.append(instructions(dump_dir / files[0]))
             except (OSError, CallgrindFormatError) as exc:
                 return Measurement.failed(f"cannot read callgrind dump: {one_line(exc)}", **batch)
-        steady = counts[1:]
-        median = statistics.median(steady)
-        return Measurement(
-            median=float(median),
-            spread=float((max(steady) - min(steady)) / median) if median else 0.0,
-            n=len(steady),
-            details={"first_invoke": counts[0], "steady_invokes": steady, **batch},
-        )
+        return counted(counts, **batch)
 
     def self_test(self) -> str:
         # Two interpreters of the same model in one process, each invoked 3 times: four

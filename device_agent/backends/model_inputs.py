@@ -1,7 +1,9 @@
-"""Random inputs for a LiteRT interpreter, one array per input tensor.
+"""Random inputs for a LiteRT interpreter, one array per input tensor, and a model
+loaded with them for the counting runners.
 
-Imports numpy only: `_callgrind_runner.py` loads this file by path under valgrind,
-where every extra import costs seconds of start-up.
+Imports numpy only: `_callgrind_runner.py` (under valgrind) and the emulated
+`guest_runner.py` load this file from beside them, where every extra import costs
+seconds of start-up.
 """
 
 from __future__ import annotations
@@ -41,3 +43,21 @@ def fill_random_inputs(interpreter: Any, seed: int = 0) -> None:
     """Set every input tensor of an allocated interpreter to random values."""
     for index, values in random_inputs(interpreter.get_input_details(), seed):
         interpreter.set_tensor(index, values)
+
+
+def one_line(exc: BaseException) -> str:
+    """An error as one line of at most 400 characters, for a runner's manifest."""
+    return " ".join(str(exc).split())[:400] or type(exc).__name__
+
+
+def load_with_inputs(interpreter_class: Any, path: str) -> Any:
+    """A one-thread interpreter of the .tflite at `path`, allocated, its inputs set, or
+    the error message (a runner reports a model LiteRT rejects and counts the rest)."""
+    try:
+        with open(path, "rb") as handle:
+            interpreter = interpreter_class(model_content=handle.read(), num_threads=1)
+        interpreter.allocate_tensors()
+        fill_random_inputs(interpreter)
+        return interpreter
+    except Exception as exc:
+        return f"cannot load model in LiteRT: {one_line(exc)}"

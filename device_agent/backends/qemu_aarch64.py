@@ -44,7 +44,7 @@ from device_agent.arm.setup import (
     qemu_version,
 )
 from device_agent.backends.base import Backend, CpuChoice, Measurement
-from device_agent.backends.batch_process import run_batch_process, write_models
+from device_agent.backends.batch_process import counted, run_batch_process, usable_entry, write_models
 from device_agent.backends.reference_layer import counted_self_test, reference_model
 from latency_tables.protocol import DeviceDescription
 
@@ -169,25 +169,17 @@ class QemuAarch64Backend(Backend):
     def _measurement(self, index: int, entry: dict | None, tag_counts: dict, overhead: int,
                      failure: str | None, batch: dict) -> Measurement:
         # A crash in model k (failure set) keeps the counts of the models before it.
-        if entry is None:
-            return Measurement.failed(failure or "the emulated runner skipped this model", **batch)
-        if "error" in entry:
-            return Measurement.failed(entry["error"], **batch)
+        usable = usable_entry(entry, failure, "emulated", batch)
+        if isinstance(usable, Measurement):
+            return usable
         counts = []
-        for tag in entry["tags"]:
+        for tag in usable["tags"]:
             value = tag_counts.get(tag)
             if not isinstance(value, int):
                 why = value or failure or "missing"
                 return Measurement.failed(f"no count for invoke {tag - invoke_tag(index, 0)}: {why}", **batch)
             counts.append(value - overhead)
-        steady = counts[1:]
-        median = statistics.median(steady)
-        return Measurement(
-            median=float(median),
-            spread=float((max(steady) - min(steady)) / median) if median else 0.0,
-            n=len(steady),
-            details={"first_invoke": counts[0], "steady_invokes": steady, "marker_overhead": overhead, **batch},
-        )
+        return counted(counts, marker_overhead=overhead, **batch)
 
     def self_test(self) -> str:
         results = self.measure_many([reference_model(), reference_model()])

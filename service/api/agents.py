@@ -31,17 +31,8 @@ from service.api.schemas import (
 )
 from service.db.agents import register_agent
 from service.db.models import Job
-from service.queue import (
-    Heartbeat,
-    ReportOutcome,
-    ResultValues,
-    heartbeat,
-    heartbeat_jobs,
-    lease_jobs,
-    record_result,
-    record_results,
-    release_job,
-)
+from service.queue import Heartbeat, ReportOutcome, ResultValues
+from service.queue import heartbeat, heartbeat_jobs, lease_jobs, record_result, record_results, release_job
 
 router = APIRouter(tags=["agents"])
 
@@ -149,8 +140,8 @@ def _report_out(report: ReportOutcome) -> ReportedResultOut:
     if report.error is not None:
         refused = JobRefused(status=report.error.http_status, detail=str(report.error))
         return ReportedResultOut(job_id=report.job_id, status=None, accepted=False, conflict=False, error=refused)
-    assert report.outcome is not None
-    outcome = report.outcome
+    assert report.value is not None
+    outcome = report.value
     return ReportedResultOut(
         job_id=report.job_id, status=outcome.job.status, accepted=outcome.accepted, conflict=outcome.conflict
     )
@@ -177,8 +168,8 @@ def _heartbeat_out(beat: Heartbeat) -> JobHeartbeatOut:
     if beat.error is not None:
         refused = JobRefused(status=beat.error.http_status, detail=str(beat.error))
         return JobHeartbeatOut(job_id=beat.job_id, lease_expires_at=None, error=refused)
-    assert beat.lease_expires_at is not None
-    return JobHeartbeatOut(job_id=beat.job_id, lease_expires_at=beat.lease_expires_at.isoformat())
+    assert beat.value is not None
+    return JobHeartbeatOut(job_id=beat.job_id, lease_expires_at=beat.value.isoformat())
 
 
 @router.post("/jobs/{job_id}/heartbeat", response_model=HeartbeatOut, responses=_JOB_ERRORS)

@@ -24,6 +24,7 @@ from service.api.schemas import (
 from service.api.uploads import octet_stream_body, read_tflite_body
 from service.db.models import Job
 from service.queue import enqueue_layer_jobs, enqueue_model_job, get_job
+from service.row_fields import same_named
 
 router = APIRouter(tags=["costs"], dependencies=[ApiClient])
 
@@ -102,33 +103,10 @@ async def submit_model(
 @router.get("/jobs/{job_id}", response_model=JobStatusOut, responses=problem_responses(404, c404="No job with this id"))
 def job_status(job_id: str, session: SessionDep) -> JobStatusOut:
     job = get_job(session, job_id)
-    has_result = job.result_agent_id is not None
-    return JobStatusOut(
-        id=job.id,
-        kind=job.kind,
-        profile_id=job.profile_id,
-        metric=job.metric,
-        status=job.status,
-        attempts=job.attempts,
-        max_attempts=job.max_attempts,
-        signature_digest=job.signature_digest,
-        model_sha256=job.model_sha256,
-        leased_by=job.leased_by,
-        lease_expires_at=job.lease_expires_at,
-        failure_reason=job.failure_reason,
-        result=JobResultOut(
-            median=job.result_median,
-            spread=job.result_spread,
-            n=job.result_n,
-            error=job.result_error,
-            details=job.result_details,
-            agent_id=job.result_agent_id,
-        )
-        if has_result
-        else None,
-        created_at=job.created_at,
-        finished_at=job.finished_at,
-    )
+    result = None
+    if job.result_agent_id is not None:  # the row keeps its result in result_<field> columns
+        result = JobResultOut(**{name: getattr(job, f"result_{name}") for name in JobResultOut.model_fields})
+    return JobStatusOut(**same_named(job, JobStatusOut.model_fields, result=result))
 
 
 def _check_metric(profile: DeviceProfile, metric: str) -> None:

@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from service.api.deps import ApiClient, SessionDep, SettingsDep
 from service.api.errors import api_error, problem_responses
-from service.api.uploads import QUEUE_FULL_RESPONSE, octet_stream_body, take_upload
+from service.api.uploads import UploadDep, upload_operation
 from service.uploads import catalog
 from service.uploads.intake import accept_dataset
 
@@ -69,8 +69,6 @@ _UPLOAD_ERRORS = problem_responses(
 
 @router.post(
     "",
-    status_code=201,
-    response_model=DatasetOut,
     summary="Upload an .npz dataset",
     description=(
         "The body is an .npz file's bytes (application/octet-stream) with exactly the arrays x_train, "
@@ -79,16 +77,12 @@ _UPLOAD_ERRORS = problem_responses(
         "test class also in training. The id is the file's sha256: the same file again answers 200. "
         "How runs feed the images to a model (scaling, resizing, channels): POST /v1/runs."
     ),
-    responses={
-        200: {"model": DatasetOut, "description": "This file was uploaded before: the stored dataset"},
-        **_UPLOAD_ERRORS,
-        **QUEUE_FULL_RESPONSE,
-    },
-    openapi_extra=octet_stream_body("An .npz file as written by numpy.savez or numpy.savez_compressed"),
+    **upload_operation(
+        DatasetOut, "dataset", "An .npz file as written by numpy.savez or numpy.savez_compressed", _UPLOAD_ERRORS
+    ),
 )
 async def upload_dataset(
-    request: Request,
-    response: Response,
+    upload: UploadDep,
     session: SessionDep,
     settings: SettingsDep,
     name: Annotated[
@@ -102,9 +96,7 @@ async def upload_dataset(
         ),
     ],
 ) -> DatasetOut:
-    record = await take_upload(
-        request, response, settings, "upload.npz", lambda upload: accept_dataset(session, settings, upload, name)
-    )
+    record = await upload.take("upload.npz", lambda received: accept_dataset(session, settings, received, name))
     return DatasetOut.of(record)
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from service.api.deps import ApiClient, SessionDep, SettingsDep
 from service.api.errors import api_error, problem_responses
-from service.api.uploads import QUEUE_FULL_RESPONSE, octet_stream_body, take_upload
+from service.api.uploads import UploadDep, upload_operation
 from service.db.blobs import SHA256_PATTERN
 from service.db.uploads import StoredModel
 from service.uploads import catalog
@@ -109,8 +109,6 @@ _MODEL_404 = problem_responses(404, c404="No model with this id")
 
 @router.post(
     "",
-    status_code=201,
-    response_model=ModelOut,
     summary="Upload a .keras model",
     description=(
         "The body is the .keras file's bytes (application/octet-stream). It is checked as a zip "
@@ -122,16 +120,10 @@ _MODEL_404 = problem_responses(404, c404="No model with this id")
         "(NETADAPT_MAX_ACTIVATION_BYTES_PER_SAMPLE). The id is the file's sha256: uploading the same file "
         "again answers 200 with the stored model."
     ),
-    responses={
-        200: {"model": ModelOut, "description": "This file was uploaded before: the stored model"},
-        **_UPLOAD_ERRORS,
-        **QUEUE_FULL_RESPONSE,
-    },
-    openapi_extra=octet_stream_body("A Keras 3 model file, as written by model.save('model.keras')"),
+    **upload_operation(ModelOut, "model", "A Keras 3 model file, as written by model.save('model.keras')", _UPLOAD_ERRORS),
 )
 async def upload_model(
-    request: Request,
-    response: Response,
+    upload: UploadDep,
     session: SessionDep,
     settings: SettingsDep,
     filename: Annotated[
@@ -149,9 +141,7 @@ async def upload_model(
         name = model_filename(filename)
     except UploadRejected as exc:
         raise api_error(exc.status, str(exc)) from None
-    record = await take_upload(
-        request, response, settings, "upload.keras", lambda upload: accept_model(session, settings, upload, name)
-    )
+    record = await upload.take("upload.keras", lambda received: accept_model(session, settings, received, name))
     return ModelOut.of(record)
 
 

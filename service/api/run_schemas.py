@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from typing_extensions import TypeAliasType
 
 from service.db.runs import ACTIVE_STATUSES, RESUMABLE_STATUSES, TERMINAL_STATUSES, Run
+from service.row_fields import same_named
 from service.runs.spec import RunCreate
 
 RunStatusValue = Literal["queued", "running", "cancelling", "cancelled", "finished", "failed"]
@@ -81,31 +82,10 @@ class RunOut(BaseModel):
     def of(cls, run: Run) -> RunOut:
         request = RunCreate.model_validate(run.request)
         return cls(
-            id=run.id,
-            status=run.status,
-            phase=run.phase,
-            model_id=run.model_id,
-            dataset_id=run.dataset_id,
-            device=run.profile_id,
-            metric=run.metric,
-            budget=request.budget,
-            budget_kind=request.budget_kind,
-            progress=run.progress,
-            iterations_done=run.iterations_done,
-            baseline_cost=run.baseline_cost,
-            current_cost=run.current_cost,
-            budget_cost=run.budget_cost,
-            baseline_accuracy=run.baseline_accuracy,
-            current_accuracy=run.current_accuracy,
-            baseline_test_accuracy=run.baseline_test_accuracy,
-            test_accuracy=run.test_accuracy,
-            tflite_test_accuracy=run.tflite_test_accuracy,
-            stop_reason=run.stop_reason,
-            error=run.error,
-            created_at=run.created_at,
-            started_at=run.started_at,
-            finished_at=run.finished_at,
-            request=request,
+            **same_named(
+                run, cls.model_fields, device=run.profile_id, budget=request.budget,
+                budget_kind=request.budget_kind, request=request,
+            )
         )
 
 

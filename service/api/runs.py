@@ -332,22 +332,22 @@ async def _event_stream(database: Any, run_events: QueueSignal, run_id: str, aft
             yield ": keep-alive\n\n"
 
 
-@router.post(
-    "/{run_id}/cancel",
-    status_code=202,
-    response_model=RunOut,
-    responses={**_RUN_404, **problem_responses(409, c409="The run has already ended")},
-)
+def _state_change_route(action: str, refused_when: str) -> Any:
+    """POST /v1/runs/{run_id}/`action`: 202 with the run, 409 `refused_when`."""
+    return router.post(
+        f"/{{run_id}}/{action}",
+        status_code=202,
+        response_model=RunOut,
+        responses={**_RUN_404, **problem_responses(409, c409=refused_when)},
+    )
+
+
+@_state_change_route("cancel", "The run has already ended")
 def cancel_run(run_id: str, request: Request, session: SessionDep) -> RunOut:
     return _change_state(repository.request_cancel, run_id, request, session)
 
 
-@router.post(
-    "/{run_id}/resume",
-    status_code=202,
-    response_model=RunOut,
-    responses={**_RUN_404, **problem_responses(409, c409="Only cancelled or failed runs can be resumed")},
-)
+@_state_change_route("resume", "Only cancelled or failed runs can be resumed")
 def resume_run(run_id: str, request: Request, session: SessionDep) -> RunOut:
     return _change_state(repository.request_resume, run_id, request, session)
 

@@ -10,13 +10,15 @@ import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import Annotated, Any, Protocol, TypeVar
 
 import anyio
-from fastapi import Request, Response
+from fastapi import Depends, Request, Response
 from starlette.requests import ClientDisconnect
 from fastapi.concurrency import run_in_threadpool
 
+from service.api.deps import SettingsDep
 from service.api.errors import UploadAborted, api_error, problem_responses
 from service.db.blobs import NotATfliteFile, check_tflite
 from service.settings import Settings
@@ -142,30 +144,57 @@ def uploads_admitted(app: Any) -> int:
     return 0 if queue is None else queue.admitted
 
 
-async def take_upload(
-    request: Request,
-    response: Response,
-    settings: Settings,
-    filename: str,
-    accept: Callable[[ReceivedFile], tuple[Stored, bool]],
-) -> Stored:
-    """Receive the body as data_dir/incoming/.../`filename`, hand it to `accept` in a worker
-    thread; 201 with Location for a new record, 200 for one stored before. A refusal
-    (UploadRejected) becomes its problem response; the temporary file goes either way.
-    A full inspection queue answers 429 before the body is read."""
-    incoming = settings.data_dir / INCOMING_DIR
-    queue = inspection_queue(request.app)
-    with queue.admission():
-        async with body_in_temp_file(request, settings.max_upload_bytes, incoming, filename) as upload:
-            try:
-                # The limiter's waiters hold no thread of the pool that serves the server's
-                # other blocking handlers.
-                record, created = await anyio.to_thread.run_sync(accept, upload, limiter=queue.limiter)
-            except UploadRejected as exc:
-                raise api_error(exc.status, str(exc)) from None
-    response.status_code = 201 if created else 200
-    response.headers["Location"] = f"{request.url.path}/{record.id}"
-    return record
+def upload_operation(
+    record_out: type[Any], kind: str, body_description: str, errors: dict[int | str, dict[str, Any]]
+) -> dict[str, Any]:
+    """The route options of a POST that uploads a file as its body: 201 for a new `kind`,
+    200 with the stored one for a file uploaded before, the upload's `errors`, 429."""
+    return {
+        "status_code": 201,
+        "response_model": record_out,
+        "responses": {
+            200: {"model": record_out, "description": f"This file was uploaded before: the stored {kind}"},
+            **errors,
+            **QUEUE_FULL_RESPONSE,
+        },
+        "openapi_extra": octet_stream_body(body_description),
+    }
+
+
+@dataclass(frozen=True)
+class UploadReceiver:
+    """What an upload handler takes the body with (UploadDep)."""
+
+    request: Request
+    response: Response
+    settings: Settings
+
+    async def take(self, filename: str, accept: Callable[[ReceivedFile], tuple[Stored, bool]]) -> Stored:
+        """Receive the body as data_dir/incoming/.../`filename`, hand it to `accept` in a
+        worker thread; 201 with Location for a new record, 200 for one stored before. A
+        refusal (UploadRejected) becomes its problem response; the temporary file goes
+        either way. A full inspection queue answers 429 before the body is read."""
+        request, settings = self.request, self.settings
+        incoming = settings.data_dir / INCOMING_DIR
+        queue = inspection_queue(request.app)
+        with queue.admission():
+            async with body_in_temp_file(request, settings.max_upload_bytes, incoming, filename) as upload:
+                try:
+                    # The limiter's waiters hold no thread of the pool that serves the server's
+                    # other blocking handlers.
+                    record, created = await anyio.to_thread.run_sync(accept, upload, limiter=queue.limiter)
+                except UploadRejected as exc:
+                    raise api_error(exc.status, str(exc)) from None
+        self.response.status_code = 201 if created else 200
+        self.response.headers["Location"] = f"{request.url.path}/{record.id}"
+        return record
+
+
+def _upload_receiver(request: Request, response: Response, settings: SettingsDep) -> UploadReceiver:
+    return UploadReceiver(request, response, settings)
+
+
+UploadDep = Annotated[UploadReceiver, Depends(_upload_receiver)]
 
 
 async def _body_chunks(request: Request, max_bytes: int) -> AsyncIterator[bytes]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from service.cli.options import add_budget_arguments, add_measuring_server_arguments, budget_kind
 from service.run_options import add_cli_arguments, cli_values, engine_option
 
 
@@ -30,20 +30,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--metric", default="macs", choices=FIT_METRICS,
                    help="cost to fit; latency_ms and instructions are measured by a device agent "
                    "through --server")
-    p.add_argument("--budget", type=float, required=True,
-                   help="a fraction of the input model's measured cost (e.g. 0.6), or a cost in the "
-                   "metric's unit with --absolute-budget")
-    p.add_argument("--absolute-budget", action="store_true")
+    add_budget_arguments(p, "a fraction of the input model's measured cost (e.g. 0.6), or a cost in the "
+                         "metric's unit with --absolute-budget")
     p.add_argument("--out", type=Path, required=True,
                    help="where to write the fitted model (.keras); its record goes next to it (.json)")
     add_cli_arguments(p, (engine_option("channel_step"),))
     p.add_argument("--saliency", choices=FIT_SALIENCY, default="l1",
                    help="which channels go first: the smallest filters by L1 or L2 norm (default l1)")
-    m = p.add_argument_group("measured metrics")
-    m.add_argument("--server", default=None, help="lookup-table server URL (netadapt serve)")
-    m.add_argument("--device", default=None, help="device profile id on that server")
-    m.add_argument("--api-token", default=os.environ.get("NETADAPT_API_TOKEN"),
-                   help="the server's API token (default: $NETADAPT_API_TOKEN)")
+    add_measuring_server_arguments(p)
     p.set_defaults(handler=run)
 
 
@@ -95,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         model_path=args.model,
         metric=args.metric,
         budget=args.budget,
-        budget_kind="absolute" if args.absolute_budget else "ratio",
+        budget_kind=budget_kind(args),
         saliency=args.saliency,
         server=args.server,
         device=args.device,

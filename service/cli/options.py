@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from service import run_options
 from service.pruning.options import DataSpec
@@ -28,6 +29,25 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--image-size", type=_size, default=None, help="resize images to N or HxW")
     parser.add_argument("--channels", type=int, choices=(1, 3), default=None)
+
+
+def add_budget_arguments(parser: argparse.ArgumentParser, budget_help: str) -> None:
+    parser.add_argument("--budget", type=float, required=True, help=budget_help)
+    parser.add_argument("--absolute-budget", action="store_true", help="--budget is a cost, not a fraction")
+
+
+def budget_kind(args: argparse.Namespace) -> str:
+    """The budget_kind of --budget: 'absolute' with --absolute-budget, else 'ratio'."""
+    return "absolute" if args.absolute_budget else "ratio"
+
+
+def add_measuring_server_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the measured metrics (latency_ms, instructions) are measured."""
+    group = parser.add_argument_group("measured metrics")
+    group.add_argument("--server", default=None, help="lookup-table server URL (netadapt serve)")
+    group.add_argument("--device", default=None, help="device profile id on that server")
+    group.add_argument("--api-token", default=os.environ.get("NETADAPT_API_TOKEN"),
+                       help="the server's API token (default: $NETADAPT_API_TOKEN)")
 
 
 def data_spec(args: argparse.Namespace) -> DataSpec:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from service.cli.options import (
+    add_budget_arguments,
     add_data_arguments,
     add_engine_arguments,
+    add_measuring_server_arguments,
     add_training_arguments,
+    budget_kind,
     data_spec,
     engine_options,
     training_options,
@@ -26,21 +28,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--metric", default="macs", choices=("macs", "params", "latency_ms", "instructions"),
                    help="cost to reduce; latency_ms and instructions are measured by a device "
                    "agent through --server")
-    p.add_argument("--budget", type=float, required=True,
-                   help="target cost: a fraction of the baseline (e.g. 0.5), or an absolute "
-                   "cost with --absolute-budget")
-    p.add_argument("--absolute-budget", action="store_true")
+    add_budget_arguments(p, "target cost: a fraction of the baseline (e.g. 0.5), or an absolute cost with "
+                         "--absolute-budget")
     p.add_argument("--out", type=Path, required=True, help="run directory")
     p.add_argument("--workers", type=int, default=None, help="parallel fine-tunes (default: cores)")
     p.add_argument("--executor", choices=("local", "ray"), default=None,
                    help="where proposals are fine-tuned: local worker processes, or Ray tasks (a "
                    "private local Ray instance, or the cluster at $RAY_ADDRESS); default: ray when "
                    "RAY_ADDRESS is set, else local")
-    m = p.add_argument_group("measured metrics")
-    m.add_argument("--server", default=None, help="lookup-table server URL (netadapt serve)")
-    m.add_argument("--device", default=None, help="device profile id on that server")
-    m.add_argument("--api-token", default=os.environ.get("NETADAPT_API_TOKEN"),
-                   help="the server's API token (default: $NETADAPT_API_TOKEN)")
+    add_measuring_server_arguments(p)
     add_engine_arguments(p)
     add_training_arguments(p)
     p.set_defaults(handler=run)
@@ -54,7 +50,7 @@ def request_from_args(args: argparse.Namespace):
     try:
         engine = NetAdaptConfig(
             budget=args.budget,
-            budget_kind="absolute" if args.absolute_budget else "ratio",
+            budget_kind=budget_kind(args),
             **engine_options(args),
         )
         options = TrainingOptions(**training_options(args))

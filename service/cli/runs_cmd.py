@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from service.cli.options import add_engine_arguments, add_training_arguments, engine_options, training_options
+from service.cli.options import add_budget_arguments, add_engine_arguments, add_training_arguments, budget_kind
+from service.cli.options import engine_options, training_options
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 DEFAULT_DOWNLOADS = ("final.keras", "final.tflite", "report.json")
@@ -25,8 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     create.add_argument("--device", default=None,
                         help="device profile id; default for measured metrics: the one profile with an "
                         "online agent measuring that metric")
-    create.add_argument("--budget", type=float, required=True, help="fraction of the baseline cost, e.g. 0.6")
-    create.add_argument("--absolute-budget", action="store_true", help="--budget is a cost, not a fraction")
+    add_budget_arguments(create, "fraction of the baseline cost, e.g. 0.6")
     create.add_argument("--workers", type=int, default=None, help="parallel fine-tunes (default: server cores)")
     create.add_argument("--idempotency-key", default=None, help="retrying with the same key returns the same run")
     create.add_argument("--wait", action="store_true", help="follow progress, then print the result table")
@@ -131,7 +131,7 @@ def run_create(args: argparse.Namespace) -> int:
             "metric": args.metric,
             "device": resolve_device(api, args.metric, args.device),
             "budget": args.budget,
-            "budget_kind": "absolute" if args.absolute_budget else "ratio",
+            "budget_kind": budget_kind(args),
             "engine": engine_options(args),
             "training": training_options(args),
             "workers": args.workers,

@@ -59,6 +59,7 @@ from typing import Any
 import numpy as np
 
 from latency_tables.signature import LayerSignature
+from service.surgery.errors import UnsupportedNodeError
 from service.surgery.graph import ChannelGraph, LayerNode
 from service.surgery.layer_roles import INFERENCE_IDENTITIES, activation_name
 from service.surgery.operation_roles import NN_OPS_MODULE, NUMPY_OPS_MODULE
@@ -72,18 +73,11 @@ DTYPES = ("float32", "int8")
 CACHE_SIZE = 4096
 
 
-class UnsupportedForTables(ValueError):
+class UnsupportedForTables(UnsupportedNodeError, ValueError):
     """A layer whose TFLite lowering this module does not know, so its cost is unknown."""
 
-    def __init__(self, layer_name: str, class_name: str, reason: str = "") -> None:
-        self.layer_name = layer_name
-        self.class_name = class_name
-        detail = f": {reason}" if reason else ""
-        super().__init__(
-            f"layer '{layer_name}' of class {class_name} cannot be priced from lookup "
-            f"tables{detail}. Use the analytic cost metrics (macs, params) for this model, "
-            "or replace the layer with a supported one."
-        )
+    cannot = "cannot be priced from lookup tables"
+    remedy = "Use the analytic cost metrics (macs, params) for this model, or replace the layer with a supported one."
 
 
 # ---- public API ----------------------------------------------------------------------
@@ -393,58 +387,49 @@ def _unpadded_input(layer: _Layer) -> tuple[Shape, str]:
     return source, "SAME"
 
 
-def _conv2d(layer: _Layer) -> _Value:
+def _sliding(layer: _Layer, op: str, source: Shape, padding: str, output: Shape | None = None,
+             **options: Any) -> _Value:
+    """`op` sliding the layer's kernel over `source` (its strides and dilation), the
+    activation not fused yet."""
     cfg = layer.config
-    source, padding = _unpadded_input(layer)
-    conv = layer.emit(
-        "CONV_2D",
+    return layer.emit(
+        op,
         [source],
+        output,
         kernel=_pair(cfg["kernel_size"]),
         stride=_pair(cfg["strides"]),
         padding=padding,
         dilation=_pair(cfg.get("dilation_rate", 1)),
-        groups=int(cfg.get("groups", 1)),
         activation="NONE",
+        **options,
     )
-    return _activate(layer, conv, conv.op, activation_name(cfg))
+
+
+def _convolution(layer: _Layer, op: str, **options: Any) -> _Value:
+    """A convolution layer as one `op` (a PAD before it folded into SAME), then its activation."""
+    source, padding = _unpadded_input(layer)
+    conv = _sliding(layer, op, source, padding, **options)
+    return _activate(layer, conv, conv.op, activation_name(layer.config))
+
+
+def _conv2d(layer: _Layer) -> _Value:
+    return _convolution(layer, "CONV_2D", groups=int(layer.config.get("groups", 1)))
 
 
 def _depthwise_conv2d(layer: _Layer) -> _Value:
-    cfg = layer.config
-    source, padding = _unpadded_input(layer)
-    conv = layer.emit(
-        "DEPTHWISE_CONV_2D",
-        [source],
-        kernel=_pair(cfg["kernel_size"]),
-        stride=_pair(cfg["strides"]),
-        padding=padding,
-        dilation=_pair(cfg.get("dilation_rate", 1)),
-        depth_multiplier=int(cfg.get("depth_multiplier", 1)),
-        activation="NONE",
-    )
-    return _activate(layer, conv, conv.op, activation_name(cfg))
+    return _convolution(layer, "DEPTHWISE_CONV_2D", depth_multiplier=int(layer.config.get("depth_multiplier", 1)))
 
 
 def _separable_conv2d(layer: _Layer) -> _Value:
     """DEPTHWISE_CONV_2D, then a 1x1 CONV_2D that carries the activation."""
-    cfg = layer.config
     source, padding = _unpadded_input(layer)
-    multiplier = int(cfg.get("depth_multiplier", 1))
-    depthwise = layer.emit(
-        "DEPTHWISE_CONV_2D",
-        [source],
-        (*layer.shape[:-1], source[-1] * multiplier),
-        kernel=_pair(cfg["kernel_size"]),
-        stride=_pair(cfg["strides"]),
-        padding=padding,
-        dilation=_pair(cfg.get("dilation_rate", 1)),
-        depth_multiplier=multiplier,
-        activation="NONE",
-    )
+    multiplier = int(layer.config.get("depth_multiplier", 1))
+    output = (*layer.shape[:-1], source[-1] * multiplier)
+    depthwise = _sliding(layer, "DEPTHWISE_CONV_2D", source, padding, output, depth_multiplier=multiplier)
     pointwise = layer.emit(
         "CONV_2D", [depthwise.shape], kernel=(1, 1), stride=(1, 1), padding="VALID", activation="NONE"
     )
-    return _activate(layer, pointwise, pointwise.op, activation_name(cfg))
+    return _activate(layer, pointwise, pointwise.op, activation_name(layer.config))
 
 
 def _conv2d_transpose(layer: _Layer) -> _Value:

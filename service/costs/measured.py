@@ -13,6 +13,7 @@ overhead is counted once).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from latency_tables.estimator import overhead_signature, table_sum
@@ -44,36 +45,29 @@ class TablesBackend(Protocol):
 SignatureFn = Callable[[Mapping[str, int]], list[LayerSignature]]
 
 
+@dataclass(eq=False)
 class MeasuredEstimator:
-    """The engine's CostEstimator for `latency_ms` / `instructions` on one device profile."""
+    """The engine's CostEstimator for `latency_ms` / `instructions` on one device profile.
 
-    def __init__(
-        self,
-        signatures_for: SignatureFn,
-        tables: TablesBackend,
-        profile_id: str,
-        metric: str,
-        export_tflite: Callable[[str], bytes],
-        wait_timeout: float = 3600.0,
-        progress: Callable[[dict[str, Any]], None] | None = None,
-        dtype: str = "float32",
-    ) -> None:
-        """`dtype`: the precision `signatures_for` and `export_tflite` produce models in (the
-        per-invoke overhead entry and the whole-model measurements are of that dtype)."""
-        self.signatures_for = signatures_for
-        self.tables = tables
-        self.profile_id = profile_id
-        self.metric = metric
-        self.export_tflite = export_tflite
-        self.wait_timeout = wait_timeout
-        self.progress = progress
+    `dtype`: the precision `signatures_for` and `export_tflite` produce models in (the
+    per-invoke overhead entry and the whole-model measurements are of that dtype)."""
+
+    signatures_for: SignatureFn
+    tables: TablesBackend
+    profile_id: str
+    metric: str
+    export_tflite: Callable[[str], bytes]
+    wait_timeout: float = 3600.0
+    progress: Callable[[dict[str, Any]], None] | None = None
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
         self.scale = 1.0
         self._entries: dict[str, float] = {}  # digest -> median, cached for the run
         # Each one-op model pays the interpreter's fixed per-invoke cost once; a whole model
         # pays it once in all. The table's entry for a near-empty op measures that cost,
         # which is counted once per model instead of once per op.
-        self.dtype = dtype
-        self._overhead = overhead_signature(dtype)
+        self._overhead = overhead_signature(self.dtype)
         self.entries_requested = 0  # distinct entries this run asked the table for
         self.jobs_waited = 0
 

@@ -9,14 +9,15 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
 
-from service.netadapt.interfaces import ProposalResult, ProposalSpec
+from service.executors.proposal_pool import OnResult, ProposalPool, RunOne
+from service.netadapt.interfaces import ProposalSpec
 
 
 def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
-class LocalProcessExecutor:
+class LocalProcessExecutor(ProposalPool):
     """Runs `run_one(spec, context)` for each spec in a pool of `workers` processes.
 
     Workers are spawned (not forked: a forked TensorFlow runtime is not safe) and reused
@@ -25,17 +26,14 @@ class LocalProcessExecutor:
 
     def __init__(
         self,
-        run_one: Callable[[ProposalSpec, Any], ProposalResult],
+        run_one: RunOne,
         context: Any,
         workers: int | None = None,
         initializer: Callable[..., None] | None = None,
         initargs: tuple[Any, ...] = (),
     ) -> None:
-        self.run_one = run_one
-        self.context = context
+        super().__init__(run_one, context, initializer, initargs)
         self.workers = workers or default_workers()
-        self._initializer = initializer
-        self._initargs = initargs
         self._pool: ProcessPoolExecutor | None = None
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
@@ -48,13 +46,7 @@ class LocalProcessExecutor:
             )
         return self._pool
 
-    def run(
-        self,
-        specs: Sequence[ProposalSpec],
-        on_result: Callable[[ProposalResult], None],
-    ) -> None:
-        if not specs:
-            return
+    def _run(self, specs: Sequence[ProposalSpec], on_result: OnResult) -> None:
         pool = self._ensure_pool()
         pending: set[Future] = {pool.submit(self.run_one, s, self.context) for s in specs}
         try:
@@ -71,9 +63,3 @@ class LocalProcessExecutor:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
-
-    def __enter__(self) -> "LocalProcessExecutor":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from latency_tables.atomic_files import write_bytes_atomically
+from service.executors.proposal_pool import OnResult, ProposalPool, RunOne
 from service.netadapt.interfaces import ProposalResult, ProposalSpec
 from service.pruning.run_layout import resolve
 
@@ -52,7 +53,7 @@ class ProposalActor:
 
     def run(
         self,
-        run_one: Callable[[ProposalSpec, Any], ProposalResult],
+        run_one: RunOne,
         spec: ProposalSpec,
         context: Any,
         parent_bytes: bytes,
@@ -79,7 +80,7 @@ class ProposalActor:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-class RayExecutor:
+class RayExecutor(ProposalPool):
     """Runs `run_one(spec, context)` for each spec on `workers` Ray actors (see the module
     docstring).
 
@@ -89,7 +90,7 @@ class RayExecutor:
 
     def __init__(
         self,
-        run_one: Callable[[ProposalSpec, Any], ProposalResult],
+        run_one: RunOne,
         context: Any,
         *,
         address: str | None = None,
@@ -100,13 +101,10 @@ class RayExecutor:
     ) -> None:
         if not dataclasses.is_dataclass(context) or not hasattr(context, "run_dir"):
             raise TypeError("RayExecutor needs a dataclass context with a run_dir field")
-        self.run_one = run_one
-        self.context = context
+        super().__init__(run_one, context, initializer, initargs)
         self.address = address
         self.workers = max(1, workers)
         self.threads = max(1, threads)
-        self._initializer = initializer
-        self._initargs = initargs
         self._actors: list[Any] = []
         self._started_ray = False
 
@@ -137,13 +135,7 @@ class RayExecutor:
         ]
         return ray
 
-    def run(
-        self,
-        specs: Sequence[ProposalSpec],
-        on_result: Callable[[ProposalResult], None],
-    ) -> None:
-        if not specs:
-            return
+    def _run(self, specs: Sequence[ProposalSpec], on_result: OnResult) -> None:
         ray = self._ensure_actors()
         run_dir = Path(self.context.run_dir)
         parents: dict[str, Any] = {}  # one object ref per distinct parent model
@@ -196,9 +188,3 @@ class RayExecutor:
 
             ray.shutdown()
             self._started_ray = False
-
-    def __enter__(self) -> RayExecutor:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -6,29 +6,11 @@ from service.netadapt.errors import UserError, user_message
 from service.netadapt.engine import NetAdaptEngine, ProgressCallback
 from service.netadapt.executors import SerialExecutor
 from service.netadapt.filter_count import FilterCountChoice, candidate_counts, choose_filter_counts
-from service.netadapt.interfaces import (
-    ChannelConfig,
-    CheckpointStore,
-    CostEstimator,
-    ModelRef,
-    ProposalExecutor,
-    ProposalResult,
-    ProposalSpec,
-    PrunableNetwork,
-)
+from service.netadapt.interfaces import ChannelConfig, CheckpointStore, CostEstimator, ModelRef
+from service.netadapt.interfaces import ProposalExecutor, ProposalResult, ProposalSpec, PrunableNetwork
 from service.netadapt.saliency import choose_kept_channels
-from service.netadapt.schedule import (
-    budget_cost,
-    iteration_target,
-    step_size,
-    waypoint_costs,
-)
-from service.netadapt.selection import (
-    ProposalOutcome,
-    ProposalScore,
-    score_proposal,
-    select_proposal,
-)
+from service.netadapt.schedule import budget_cost, iteration_target, step_size, waypoint_costs
+from service.netadapt.selection import ProposalOutcome, ProposalScore, score_proposal, select_proposal
 from service.netadapt.state import SCHEMA_VERSION, RunMismatchError, build_report
 
 __all__ = [

@@ -38,6 +38,7 @@ from service.db.agents import AgentIdentity, mark_seen, note_agent
 from service.db.models import DONE, FAILED, LEASED, OPEN_STATUSES, PENDING, Job
 from service.db.notify import JOBS_CHANNEL, notify
 from service.queue.errors import JobConflict, JobNotFound, LeaseExpired, QueueError
+from service.queue.job_answers import JobAnswer
 
 _IN_CHUNK = 500
 
@@ -293,19 +294,11 @@ def heartbeat(
 ) -> datetime:
     """Extend the agent's lease on the job; the new expiry time (else the QueueError)."""
     (beat,) = heartbeat_jobs(session, [job_id], agent, lease_seconds=lease_seconds, now=now)
-    if beat.error is not None:
-        raise beat.error
-    assert beat.lease_expires_at is not None
-    return beat.lease_expires_at
+    return beat.unwrap()
 
 
-@dataclass(frozen=True)
-class Heartbeat:
-    """One job of a heartbeat: its new lease expiry, or why the lease is not the agent's."""
-
-    job_id: str
-    lease_expires_at: datetime | None = None
-    error: QueueError | None = None
+# One job of a heartbeat: its new lease expiry, or why the lease is not the agent's.
+Heartbeat = JobAnswer[datetime]
 
 
 def heartbeat_jobs(
@@ -339,7 +332,7 @@ def heartbeat_jobs(
                 beats.append(Heartbeat(job_id, error=exc))
                 continue
             extended.append((job, {"lease_expires_at": expires}))
-            beats.append(Heartbeat(job_id, lease_expires_at=expires))
+            beats.append(Heartbeat(job_id, expires))
         update_jobs(session, extended)
         if extended:
             mark_seen(session, agent.id, now)

@@ -29,6 +29,7 @@ from latency_tables.store import StoredSignature, TableEntry, add_model_measurem
 from service.db.agents import AgentIdentity, note_agent
 from service.db.models import DONE, FAILED, Job
 from service.queue.errors import InvalidResult, JobNotFound, QueueError
+from service.queue.job_answers import JobAnswer
 from service.queue.jobs import check_profile, jobs_for_agent, not_held_error, show_written, update_jobs
 
 
@@ -76,13 +77,8 @@ class RecordOutcome:
     entry_written: bool  # a new table entry / model measurement was stored
 
 
-@dataclass(frozen=True)
-class ReportOutcome:
-    """One result of a batch report: recorded (outcome) or refused (error), never both."""
-
-    job_id: str
-    outcome: RecordOutcome | None = None
-    error: QueueError | None = None
+# One result of a batch report: recorded (its RecordOutcome) or refused.
+ReportOutcome = JobAnswer[RecordOutcome]
 
 
 def record_result(
@@ -94,10 +90,7 @@ def record_result(
 ) -> RecordOutcome:
     """One result; raises the QueueError that refused it."""
     (report,) = record_results(session, agent, [(job_id, result)], now)
-    if report.error is not None:
-        raise report.error
-    assert report.outcome is not None
-    return report.outcome
+    return report.unwrap()
 
 
 def record_results(
@@ -154,8 +147,8 @@ def record_results(
         written = _store_measurements(session, measured, agent, now)
         note_agent(session, agent.id, seen_at=now, jobs_done=done, jobs_failed=failed)
     return [
-        ReportOutcome(o.job_id, replace(o.outcome, entry_written=True))
-        if o.outcome is not None and o.outcome.accepted and o.job_id in written
+        ReportOutcome(o.job_id, replace(o.value, entry_written=True))
+        if o.value is not None and o.value.accepted and o.job_id in written
         else o
         for o in outcomes
     ]

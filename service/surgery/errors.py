@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from service.netadapt.errors import UserError
 
 
@@ -13,35 +15,38 @@ class UnsupportedModelError(SurgeryError):
     """The model as a whole is of a kind we cannot analyse (subclassed, nested, unbuilt)."""
 
 
-class UnsupportedLayerError(SurgeryError):
-    """A layer whose channel behaviour we do not know."""
+class UnsupportedNodeError(Exception):
+    """Base class: one node of the model's graph (a layer, or a keras.ops call) that a step
+    cannot handle. The message names the node and its class, why, and the way out."""
+
+    node_kind: ClassVar[str] = "layer"
+    cannot: ClassVar[str]  # what the step cannot do with the node
+    remedy: ClassVar[str]  # what the user can change
 
     def __init__(self, layer_name: str, class_name: str, reason: str = "") -> None:
         self.layer_name = layer_name
         self.class_name = class_name
         detail = f": {reason}" if reason else ""
-        super().__init__(
-            f"layer '{layer_name}' of class {class_name} is not supported for structural "
-            f"pruning{detail}. Replace it with a supported built-in layer, or remove it "
-            "before pruning."
-        )
+        super().__init__(f"{self.node_kind} '{layer_name}' of class {class_name} {self.cannot}{detail}. {self.remedy}")
+
+
+class UnsupportedLayerError(UnsupportedNodeError, SurgeryError):
+    """A layer whose channel behaviour we do not know."""
+
+    cannot = "is not supported for structural pruning"
+    remedy = "Replace it with a supported built-in layer, or remove it before pruning."
 
 
 class UnsupportedOperationError(UnsupportedLayerError):
     """A `keras.ops` call in a Functional graph (an operation node, not a layer) whose
     channel behaviour we do not know."""
 
-    def __init__(self, node_name: str, class_name: str, reason: str = "") -> None:
-        self.layer_name = node_name
-        self.class_name = class_name
-        detail = f": {reason}" if reason else ""
-        SurgeryError.__init__(
-            self,
-            f"operation '{node_name}' of class {class_name} (a keras.ops call in the model's "
-            f"graph) is not supported for structural pruning{detail}. Write it with supported "
-            "elementwise ops (add, subtract, multiply, divide, maximum, minimum) or built-in "
-            "layers, or remove it before pruning.",
-        )
+    node_kind = "operation"
+    cannot = "(a keras.ops call in the model's graph) is not supported for structural pruning"
+    remedy = (
+        "Write it with supported elementwise ops (add, subtract, multiply, divide, maximum, minimum) "
+        "or built-in layers, or remove it before pruning."
+    )
 
 
 class InvalidKeepError(SurgeryError):

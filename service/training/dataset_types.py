@@ -29,6 +29,15 @@ class Dataset:
     num_classes: int
     input_shape: tuple[int, int, int]
 
+    @classmethod
+    def of_splits(
+        cls, name: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
+        num_classes: int,
+    ) -> Dataset:
+        """The dataset of these split arrays; its input shape is the images' (H, W, C)."""
+        input_shape = tuple(int(side) for side in x_train.shape[1:])
+        return cls(name, x_train, y_train, x_test, y_test, num_classes, input_shape)
+
     @property
     def is_segmentation(self) -> bool:
         return self.y_train.ndim == 3

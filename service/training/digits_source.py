@@ -21,12 +21,4 @@ def load_digits_dataset() -> Dataset:
     images = (bunch.images / _DIGITS_MAX_VALUE).astype(np.float32)[..., None]
     labels = bunch.target.astype(np.int64)
     train, test = stratified_split_indices(labels, DIGITS_TEST_FRACTION, DIGITS_SPLIT_SEED)
-    return Dataset(
-        name="digits",
-        x_train=images[train],
-        y_train=labels[train],
-        x_test=images[test],
-        y_test=labels[test],
-        num_classes=10,
-        input_shape=(8, 8, 1),
-    )
+    return Dataset.of_splits("digits", images[train], labels[train], images[test], labels[test], num_classes=10)

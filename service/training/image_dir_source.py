@@ -60,15 +60,7 @@ def load_image_dir_dataset(
             f"train images are {x_train.shape[1:]} but test images are {x_test.shape[1:]}; "
             f"pass image_size and channels to bring both to one shape"
         )
-    return Dataset(
-        name=root.name,
-        x_train=x_train,
-        y_train=y_train,
-        x_test=x_test,
-        y_test=y_test,
-        num_classes=len(class_names),
-        input_shape=tuple(int(side) for side in x_train.shape[1:]),
-    )
+    return Dataset.of_splits(root.name, x_train, y_train, x_test, y_test, len(class_names))
 
 
 def _load_split(

@@ -59,15 +59,7 @@ def load_npz_dataset(path: str | Path) -> Dataset:
             f"y_test contains label {int(y_test.max())} but y_train only goes up to "
             f"{num_classes - 1}; every test class must also appear in training"
         )
-    return Dataset(
-        name=path.stem,
-        x_train=x_train,
-        y_train=y_train,
-        x_test=x_test,
-        y_test=y_test,
-        num_classes=num_classes,
-        input_shape=tuple(int(side) for side in x_train.shape[1:]),
-    )
+    return Dataset.of_splits(path.stem, x_train, y_train, x_test, y_test, num_classes)
 
 
 def _images(array: np.ndarray, what: str) -> np.ndarray:

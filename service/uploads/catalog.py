@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from latency_tables.db import write_transaction
 from service.db.blobs import SHA256_PATTERN
 from service.db.uploads import StoredDataset, StoredModel
+from service.row_fields import same_named
 
 MODELS_DIR = "models"
 DATASETS_DIR = "datasets"
@@ -89,19 +90,7 @@ class DatasetRecord:
 
     @classmethod
     def of(cls, row: StoredDataset) -> DatasetRecord:
-        return cls(
-            id=row.id,
-            name=row.name,
-            kind=NPZ,
-            task=row.task,
-            num_classes=row.num_classes,
-            image_shape=row.image_shape,
-            train_size=row.train_size,
-            test_size=row.test_size,
-            filename=row.filename,
-            size_bytes=row.size_bytes,
-            created_at=row.created_at,
-        )
+        return cls(**same_named(row, (f.name for f in fields(cls)), kind=NPZ))
 
 
 @lru_cache(maxsize=1)

@@ -25,17 +25,10 @@ from service.costs.keras_signatures import UnsupportedForTables, signature_fn, s
 from service.surgery import analyze, prune
 from service.surgery.graph import ChannelGraph
 from service.zoo import build
+from tests.helpers.zoo_models import ZOO_TEST_KWARGS
 
 from .rule_models import FLOAT32_RULE_MODELS, RULE_MODELS, build_rule_model
 
-ZOO_KWARGS: dict[str, dict] = {
-    "digits_cnn": {},
-    "mobilenet_v1": {"alpha": 0.5},
-    "mobilenet_v2": {},
-    "resnet20": {},
-    "vgg": {},
-    "unet": {},
-}
 INT8_ZOO = ["digits_cnn", "vgg", "mobilenet_v2"]
 VARIANTS = 2
 # keras.applications models with keras.ops operation nodes (MobileNetV3's hard sigmoid)
@@ -96,7 +89,7 @@ def case_for(cases: dict[str, Case], name: str) -> Case:
         elif name in RULE_MODELS or name in FLOAT32_RULE_MODELS:
             cases[name] = make_case(build_rule_model(name), seed=zlib.crc32(name.encode()))
         else:
-            cases[name] = make_case(build(name, **ZOO_KWARGS[name]), seed=zlib.crc32(name.encode()))
+            cases[name] = make_case(build(name, **ZOO_TEST_KWARGS[name]), seed=zlib.crc32(name.encode()))
     return cases[name]
 
 
@@ -118,7 +111,7 @@ def check_variant(case: Case, variant: int, dtype: str, what: str) -> None:
 # ---- equality with the converter -----------------------------------------------------
 
 
-@pytest.mark.parametrize("name", list(ZOO_KWARGS))
+@pytest.mark.parametrize("name", list(ZOO_TEST_KWARGS))
 def test_zoo_float32_matches_converter(cases: dict[str, Case], name: str) -> None:
     case = case_for(cases, name)
     for variant in range(VARIANTS):

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.server.conftest import LiveServer, make_settings, running_server
+
 CHROMIUM = os.environ.get("NETADAPT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -87,3 +89,11 @@ def page(browser) -> Iterator[object]:
     finally:
         context.close()
     assert log.errors == [], "JavaScript console errors:\n" + "\n".join(log.errors)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A live server per test module that starts no runs: the pages show what a test seeds."""
+    settings = make_settings(tmp_path_factory.mktemp("dashboard") / "data", max_concurrent_runs=0)
+    with running_server(settings) as live:
+        yield live

@@ -20,13 +20,6 @@ from tests.server.conftest import API_TOKEN, LiveServer, make_settings, running_
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    settings = make_settings(tmp_path_factory.mktemp("dashboard") / "data", max_concurrent_runs=0)
-    with running_server(settings) as live:
-        yield live
-
-
-@pytest.fixture(scope="module")
 def database(server: LiveServer) -> Iterator[Database]:
     database = Database.connect(server.settings.database_url)
     yield database

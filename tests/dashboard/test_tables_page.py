@@ -16,7 +16,7 @@ from latency_tables.estimator import overhead_signature
 from latency_tables.protocol import DeviceDescription
 from service.dashboard import tables_view
 from service.db.session import Database
-from tests.server.conftest import LiveServer, make_settings, running_server
+from tests.server.conftest import LiveServer
 
 CONV_SCALE, DENSE_SCALE, OVERHEAD = 2.0, 1.1, 0.3
 FAMILY_B_BIAS = 1.15
@@ -58,13 +58,6 @@ def seed_families(session: Session, cpu: str, models_per_family: int) -> str:
                                             measured=measured, spread=0.0, n=5, estimated=sum(medians[s.digest] for s in layers),
                                             raw_sum=sum(medians[s.digest] for s in layers))
     return profile.id
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    settings = make_settings(tmp_path_factory.mktemp("tables") / "data", max_concurrent_runs=0)
-    with running_server(settings) as live:
-        yield live
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,9 @@ import pytest
 
 from device_agent.arm.setup import default_arm_dir
 from tests.device_agent.live import AgentProcess, Api, free_port, serve
-from tests.helpers.cli import NETADAPT
-from tests.server.conftest import API_TOKEN
+from tests.integration.measured_prune import check_measured_run, start_prune
 
 pytestmark = pytest.mark.slow
-
-SMALL_RUN = ["--max-iterations", "2", "--short-term-steps", "20", "--long-term-epochs", "1",
-             "--workers", "1", "--budget", "0.85"]
 
 
 @pytest.fixture(scope="module")
@@ -43,24 +39,12 @@ def test_instructions_run_on_an_emulated_cortex_a53(tmp_path, trained_digits_mod
         detail = api.http.get(f"/v1/profiles/{profile}").raise_for_status().json()
         out = tmp_path / "run"
         started = time.monotonic()
-        proc = subprocess.Popen(
-            [NETADAPT, "prune", str(trained_digits_model), "--data", "digits", "--metric", "instructions",
-             "--server", url, "--device", profile, "--api-token", API_TOKEN, "--out", str(out), *SMALL_RUN],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
+        proc = start_prune(trained_digits_model, url, profile, out, "instructions")
         stdout, stderr = proc.communicate(timeout=1200)
         assert proc.returncode == 0, f"{stderr}\n--- agent log ---\n{agent.log()[-3000:]}"
         print(f"\nprune on cortex-a53: {time.monotonic() - started:.1f} s")
 
         assert "cortex-a53" in json.dumps(detail), detail
-        history = json.loads((out / "history.json").read_text())
-        assert history["metric"] == "instructions"
-        assert history["iterations"], "the run made no iteration"
-        for it in history["iterations"]:
-            assert it["kept"]["cost_source"] == "measured"
-            assert it["kept"]["cost"] > 0
-        final = api.http.get(f"/v1/profiles/{profile}").raise_for_status().json()
-        assert final["measurements"] >= 1 + len(history["iterations"])
-        assert final["jobs"].get("failed", 0) == 0
+        check_measured_run(api, profile, out, "instructions")
         assert (out / "final.tflite").exists()
         api.close()

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from service.client import NetAdaptClient
-from tests.device_agent.live import Api, free_port
+from tests.device_agent.live import free_port
 from tests.helpers.cli import run_cli
 from tests.helpers.server_process import API_HEADERS, ServerProcess
 from tests.server.conftest import API_TOKEN
@@ -30,21 +30,6 @@ LATENCY_FIT = {"metric": "latency_ms", "budget": 0.85, "engine": {"channel_step"
 def server(tmp_path_factory):
     with ServerProcess(tmp_path_factory.mktemp("fit") / "data", free_port(), "--with-agent", "host-latency") as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def api(server):
-    with NetAdaptClient(server.base_url, API_TOKEN, timeout=120) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def profile(server):
-    live = Api(server.base_url)
-    try:
-        return live.profile_id("host-latency", timeout=120)
-    finally:
-        live.close()
 
 
 @pytest.fixture(scope="module")
@@ -71,12 +56,12 @@ def assert_fitted(record_steps: list[dict], budget_cost: float) -> None:
     assert all(c > budget_cost for c in costs[:-1])
 
 
-def test_cli_fit_on_a_device_ends_within_the_measured_budget(server, api, profile, digits_32, tmp_path):
-    before = len(measurements(api, profile))
+def test_cli_fit_on_a_device_ends_within_the_measured_budget(server, api, host_latency_profile, digits_32, tmp_path):
+    before = len(measurements(api, host_latency_profile))
     out = tmp_path / "fitted.keras"
     result = run_cli(
         "fit", str(digits_32), "--metric", "latency_ms", "--budget", "0.85", "--channel-step", "16",
-        "--server", server.base_url, "--device", profile, "--api-token", API_TOKEN, "--out", str(out),
+        "--server", server.base_url, "--device", host_latency_profile, "--api-token", API_TOKEN, "--out", str(out),
     )
     assert result.returncode == 0, result.stderr
     record = json.loads(out.with_suffix(".json").read_text())
@@ -84,7 +69,7 @@ def test_cli_fit_on_a_device_ends_within_the_measured_budget(server, api, profil
     assert_fitted(record["steps"], record["budget_cost"])
     assert record["cost"] == record["steps"][-1]["cost"]
     # One whole-model measurement per step, each one the server's (the agent's median).
-    done = measurements(api, profile)[before:]
+    done = measurements(api, host_latency_profile)[before:]
     assert len(done) == record["measurements"] == len(record["steps"])
     assert sorted(m["measured"] for m in done) == sorted(s["cost"] for s in record["steps"])
     # The printed lines are the record's.
@@ -98,9 +83,9 @@ def test_cli_fit_on_a_device_ends_within_the_measured_budget(server, api, profil
     assert analyze(keras.saving.load_model(out)).channel_config() == record["channels"]
 
 
-def test_rest_fit_run_on_a_device_finishes_within_the_measured_budget(api, profile, digits_32, tmp_path):
+def test_rest_fit_run_on_a_device_finishes_within_the_measured_budget(api, host_latency_profile, digits_32, tmp_path):
     model_id = api.upload_model(digits_32)["id"]
-    run = api.create_run({"model_id": model_id, "device": profile, **LATENCY_FIT})
+    run = api.create_run({"model_id": model_id, "device": host_latency_profile, **LATENCY_FIT})
     events: list[dict] = []
     final = api.wait(run["id"], on_event=events.append)
     assert final["status"] == "finished", final
@@ -123,7 +108,7 @@ def test_rest_fit_run_on_a_device_finishes_within_the_measured_budget(api, profi
     import hashlib
 
     tflite = api.download(run["id"], "final.tflite", tmp_path / "final.tflite").read_bytes()
-    last = max(measurements(api, profile), key=lambda m: m["measured_at"])
+    last = max(measurements(api, host_latency_profile), key=lambda m: m["measured_at"])
     assert last["model_sha256"] == hashlib.sha256(tflite).hexdigest()
     assert last["measured"] == fit["cost"]
 

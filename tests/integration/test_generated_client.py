@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from tests.device_agent.live import free_port
+from tests.helpers.run_requests import digits_run
 from tests.helpers.server_process import ServerProcess
 from tests.server.conftest import API_TOKEN
 from tests.uploads import builders
@@ -29,14 +30,7 @@ from tests.uploads import builders
 pytestmark = pytest.mark.slow
 
 PACKAGE = "netadapt_generated_client"
-TINY_RUN = {
-    "dataset_id": "digits",
-    "metric": "macs",
-    "budget": 0.9,
-    "engine": {"max_iterations": 1},
-    "training": {"short_term_steps": 5, "long_term_epochs": 1},
-    "workers": 1,
-}
+TINY_RUN = digits_run(budget=0.9, iterations=1, short_term_steps=5)
 
 
 @pytest.fixture(scope="module")

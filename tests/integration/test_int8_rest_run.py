@@ -15,22 +15,14 @@ import pytest
 from ai_edge_litert.interpreter import Interpreter
 
 from latency_tables.tflite_model import signatures_from_tflite
-from service.client import NetAdaptClient
 from service.costs.keras_signatures import signatures_for_config
-from tests.device_agent.live import Api, free_port
+from tests.device_agent.live import free_port
+from tests.helpers.run_requests import digits_run
 from tests.helpers.server_process import API_HEADERS, ServerProcess
-from tests.server.conftest import API_TOKEN
 
 pytestmark = pytest.mark.slow
 
-INT8_RUN = {
-    "dataset_id": "digits",
-    "metric": "latency_ms",
-    "budget": 0.9,
-    "engine": {"max_iterations": 1},
-    "training": {"short_term_steps": 10, "long_term_epochs": 1, "precision": "int8"},
-    "workers": 1,
-}
+INT8_RUN = digits_run(metric="latency_ms", budget=0.9, iterations=1, short_term_steps=10, precision="int8")
 
 
 @pytest.fixture(scope="module")
@@ -51,17 +43,11 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def finished_run(server, digits_vgg) -> dict:
-    live = Api(server.base_url)
-    try:
-        profile = live.profile_id("host-latency", timeout=120)
-    finally:
-        live.close()
-    with NetAdaptClient(server.base_url, API_TOKEN, timeout=120) as api:
-        model = api.upload_model(digits_vgg)
-        run = api.create_run({"model_id": model["id"], "device": profile, **INT8_RUN})
-        api.wait(run["id"])
-        return api.run(run["id"])
+def finished_run(api, host_latency_profile, digits_vgg) -> dict:
+    model = api.upload_model(digits_vgg)
+    run = api.create_run({"model_id": model["id"], "device": host_latency_profile, **INT8_RUN})
+    api.wait(run["id"])
+    return api.run(run["id"])
 
 
 def _int8_io(content: bytes) -> bool:
@@ -69,7 +55,7 @@ def _int8_io(content: bytes) -> bool:
     return all(d["dtype"] == np.int8 for d in interpreter.get_input_details() + interpreter.get_output_details())
 
 
-def test_int8_run_finishes_with_int8_accuracy_beside_the_keras_one(server, finished_run):
+def test_int8_run_finishes_with_int8_accuracy_beside_the_keras_one(server, api, finished_run):
     run = finished_run
     assert run["status"] == "finished", run["error"]
     assert run["request"]["training"]["precision"] == "int8"
@@ -77,33 +63,31 @@ def test_int8_run_finishes_with_int8_accuracy_beside_the_keras_one(server, finis
     # Post-training quantization of a trained model costs little accuracy; a broken
     # calibration or input quantization would land near chance (10%).
     assert abs(run["tflite_test_accuracy"] - run["test_accuracy"]) < 0.05, run
-    with NetAdaptClient(server.base_url, API_TOKEN, timeout=120) as api:
-        assert api.report(run["id"])["run"]["tflite_test_accuracy"] == run["tflite_test_accuracy"]
+    assert api.report(run["id"])["run"]["tflite_test_accuracy"] == run["tflite_test_accuracy"]
     page = httpx.get(f"{server.base_url}/runs/{run['id']}", timeout=30).raise_for_status().text
     assert f"int8 .tflite {run['tflite_test_accuracy']:.1%}" in page
     assert "Precision" in page
 
 
-def test_artifacts_are_int8_with_the_measured_ops(server, finished_run, digits_vgg, tmp_path):
+def test_artifacts_are_int8_with_the_measured_ops(server, api, finished_run, digits_vgg, tmp_path):
     import keras
 
     from service.surgery import analyze
 
     run = finished_run
     graph = analyze(keras.saving.load_model(digits_vgg, compile=False))
-    with NetAdaptClient(server.base_url, API_TOKEN, timeout=120) as api:
-        names = {a["name"] for a in api.artifacts(run["id"])}
-        report = api.report(run["id"])
-        kept = {f"iter_{it['index']:03d}.tflite": it["channels"] for it in report["iterations"]}
-        assert kept and set(kept) <= names and "final.tflite" in names
-        kept["final.tflite"] = report["summary"]["final_channels"]
-        for name, channels in kept.items():
-            content = api.download(run["id"], name, tmp_path / name).read_bytes()
-            assert _int8_io(content), name
-            measured = signatures_for_config(graph, channels, "int8")
-            written = signatures_from_tflite(content)
-            assert Counter(s.key for s in written) == Counter(s.key for s in measured), name
-            assert {s.dtype for s in written} == {"int8"}, name
+    names = {a["name"] for a in api.artifacts(run["id"])}
+    report = api.report(run["id"])
+    kept = {f"iter_{it['index']:03d}.tflite": it["channels"] for it in report["iterations"]}
+    assert kept and set(kept) <= names and "final.tflite" in names
+    kept["final.tflite"] = report["summary"]["final_channels"]
+    for name, channels in kept.items():
+        content = api.download(run["id"], name, tmp_path / name).read_bytes()
+        assert _int8_io(content), name
+        measured = signatures_for_config(graph, channels, "int8")
+        written = signatures_from_tflite(content)
+        assert Counter(s.key for s in written) == Counter(s.key for s in measured), name
+        assert {s.dtype for s in written} == {"int8"}, name
     # The table the run priced by holds int8 entries: what the agent measured were int8 models.
     entries = httpx.get(
         f"{server.base_url}/v1/profiles/{run['device']}/entries", headers=API_HEADERS, timeout=30

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,21 +12,9 @@ import pytest
 from service.costs.keras_signatures import signatures_for_config
 from service.surgery import analyze
 from tests.device_agent.live import AgentProcess, Api, free_port, serve, wait_until
-from tests.helpers.cli import NETADAPT
-from tests.server.conftest import API_TOKEN
+from tests.integration.measured_prune import check_measured_run, start_prune
 
 pytestmark = pytest.mark.slow
-
-SMALL_RUN = ["--max-iterations", "2", "--short-term-steps", "20", "--long-term-epochs", "1",
-             "--workers", "1", "--budget", "0.85"]
-
-
-def _prune(model: Path, url: str, profile: str, out: Path, metric: str = "latency_ms") -> subprocess.Popen:
-    return subprocess.Popen(
-        [NETADAPT, "prune", str(model), "--data", "digits", "--metric", metric, "--server", url,
-         "--device", profile, "--api-token", API_TOKEN, "--out", str(out), *SMALL_RUN],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
 
 
 def _final_signatures(out: Path) -> list[dict]:
@@ -46,24 +33,15 @@ def test_latency_run_uses_measured_entries_only(tmp_path, trained_digits_model):
         api = Api(url)
         profile = api.profile_id("host-latency")
         out = tmp_path / "run"
-        proc = _prune(trained_digits_model, url, profile, out)
+        proc = start_prune(trained_digits_model, url, profile, out, "latency_ms")
         stdout, stderr = proc.communicate(timeout=900)
         assert proc.returncode == 0, stderr
 
-        history = json.loads((out / "history.json").read_text())
-        assert history["metric"] == "latency_ms"
-        assert history["iterations"], "the run made no iteration"
-        for it in history["iterations"]:
-            assert it["kept"]["cost_source"] == "measured"
-            assert it["kept"]["cost"] > 0
+        check_measured_run(api, profile, out, "latency_ms")
         # Every layer of the final model has a measured entry; looking them up queues nothing.
         reply = api.lookup(profile, _final_signatures(out))
         assert reply["missing"] == [] and reply["jobs"] == {}
         assert all(e["median"] > 0 for e in reply["entries"].values())
-        detail = api.http.get(f"/v1/profiles/{profile}").raise_for_status().json()
-        # baseline + one whole-model measurement per iteration
-        assert detail["measurements"] >= 1 + len(history["iterations"])
-        assert detail["jobs"].get("failed", 0) == 0
         api.close()
 
 
@@ -76,7 +54,7 @@ def test_agent_killed_holding_a_lease_loses_nothing(tmp_path, trained_digits_mod
         with AgentProcess(url, first_dir, "host-latency") as first:
             profile = api.profile_id("host-latency")
             out = tmp_path / "run"
-            proc = _prune(trained_digits_model, url, profile, out)
+            proc = start_prune(trained_digits_model, url, profile, out, "latency_ms")
 
             def leased() -> bool:
                 jobs = api.http.get(f"/v1/profiles/{profile}").raise_for_status().json()["jobs"]

@@ -12,20 +12,14 @@ import pytest
 
 from service.client import NetAdaptClient
 from tests.device_agent.live import free_port, wait_until
+from tests.helpers.run_requests import digits_run
 from tests.helpers.server_process import ServerProcess
 from tests.server.conftest import API_TOKEN
 
 pytestmark = pytest.mark.slow
 
 # Two short iterations on the digits CNN; macs keeps agents out of it.
-SMALL_RUN = {
-    "dataset_id": "digits",
-    "metric": "macs",
-    "budget": 0.75,
-    "engine": {"max_iterations": 2},
-    "training": {"short_term_steps": 20, "long_term_epochs": 1},
-    "workers": 1,
-}
+SMALL_RUN = digits_run(budget=0.75, iterations=2, short_term_steps=20)
 
 
 def comparable(report: dict) -> list:
@@ -65,12 +59,6 @@ def pid_alive(pid: int) -> bool:
 def server(tmp_path_factory):
     with ServerProcess(tmp_path_factory.mktemp("rest") / "data", free_port()) as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def api(server):
-    with NetAdaptClient(server.base_url, API_TOKEN, timeout=120) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

@@ -109,6 +109,15 @@ def test_overhead_signature_is_a_tiny_add_in_the_models_dtype() -> None:
     assert overhead_signature("int8").digest != sig.digest
 
 
+def measure_model(session, profile_id: str, metric: str, sha_digit: str, *, measured: float, n: int,
+                  raw_sum: float | None = None) -> None:
+    """An exact (spread 0) whole-model measurement of the model whose sha256 is `sha_digit` x 64."""
+    store.add_model_measurement(
+        session, profile_id=profile_id, metric=metric, model_sha256=sha_digit * 64, measured=measured, spread=0.0,
+        n=n, raw_sum=raw_sum,
+    )
+
+
 def test_estimate_from_store(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 't.db'}")
     create_all(engine)
@@ -122,26 +131,9 @@ def test_estimate_from_store(tmp_path: Path) -> None:
                 store.upsert_entry(
                     session, profile_id=profile.id, metric="latency_ms", signature=s, median=median, spread=0.0, n=5
                 )
-            store.add_model_measurement(
-                session,
-                profile_id=profile.id,
-                metric="latency_ms",
-                model_sha256="0" * 64,
-                measured=6.0,
-                spread=0.0,
-                n=5,
-                raw_sum=3.0,
-            )
+            measure_model(session, profile.id, "latency_ms", "0", measured=6.0, n=5, raw_sum=3.0)
             # no raw_sum: not used for calibration
-            store.add_model_measurement(
-                session,
-                profile_id=profile.id,
-                metric="latency_ms",
-                model_sha256="1" * 64,
-                measured=100.0,
-                spread=0.0,
-                n=5,
-            )
+            measure_model(session, profile.id, "latency_ms", "1", measured=100.0, n=5)
         assert profile_scale(session, profile.id, "latency_ms") == 2.0
         assert profile_scale(session, profile.id, "instructions") == 1.0
         complete = estimate_from_store(session, profile.id, "latency_ms", [sig[0], sig[1], sig[1].digest])
@@ -174,16 +166,7 @@ def test_estimate_from_store_counts_the_overhead_entry_once(tmp_path: Path) -> N
             store.upsert_entry(
                 session, profile_id=profile.id, metric="instructions", signature=probe, median=1_000.0, spread=0.0, n=1
             )
-            store.add_model_measurement(
-                session,
-                profile_id=profile.id,
-                metric="instructions",
-                model_sha256="0" * 64,
-                measured=10_000.0,
-                spread=0.0,
-                n=1,
-                raw_sum=10_000.0,
-            )
+            measure_model(session, profile.id, "instructions", "0", measured=10_000.0, n=1, raw_sum=10_000.0)
         plain = estimate_from_store(session, profile.id, "instructions", layers)
         assert plain.raw_sum == 13_000.0 and plain.per_op_overhead == 0.0
         counted = estimate_from_store(session, profile.id, "instructions", layers, overhead=probe.digest)

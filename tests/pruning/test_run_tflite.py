@@ -26,9 +26,10 @@ from service.pruning.run_tflite import run_tflite, write_tflites_beside
 from service.surgery import analyze, prune
 from service.training.export import save_keras
 from service.zoo import build
-from tests.costs.test_keras_signatures import ZOO_KWARGS, random_counts
+from tests.costs.test_keras_signatures import random_counts
+from tests.helpers.zoo_models import ZOO_TEST_KWARGS
 
-CASES = [(name, "float32") for name in ZOO_KWARGS] + [(name, "int8") for name in ZOO_KWARGS]
+CASES = [(name, "float32") for name in ZOO_TEST_KWARGS] + [(name, "int8") for name in ZOO_TEST_KWARGS]
 
 
 def _dataset(tmp_path: Path, model) -> DataSpec:
@@ -50,7 +51,7 @@ def _dataset(tmp_path: Path, model) -> DataSpec:
 
 @pytest.mark.parametrize(("name", "precision"), CASES)
 def test_iteration_artifact_has_the_measured_ops(tmp_path: Path, name: str, precision: str) -> None:
-    model = build(name, **ZOO_KWARGS[name])
+    model = build(name, **ZOO_TEST_KWARGS[name])
     graph = analyze(model)
     (counts,) = random_counts(graph, zlib.crc32(name.encode()), variants=1)
     pruned = prune(model, {group: range(n) for group, n in counts.items()}, graph)

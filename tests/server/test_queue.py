@@ -14,24 +14,9 @@ from latency_tables.db import utcnow, write_transaction
 from service.db.agents import AgentIdentity, register_agent
 from service.db.models import Agent, Job
 from service.db.session import Database
-from service.queue import (
-    InvalidResult,
-    JobConflict,
-    JobNotFound,
-    LeaseExpired,
-    ResultValues,
-    claim_jobs,
-    enqueue_layer_jobs,
-    enqueue_model_job,
-    get_job,
-    heartbeat,
-    heartbeat_jobs,
-    lease_jobs,
-    record_result,
-    record_results,
-    release_job,
-    requeue_expired,
-)
+from service.queue import InvalidResult, JobConflict, JobNotFound, LeaseExpired, ResultValues
+from service.queue import claim_jobs, enqueue_layer_jobs, enqueue_model_job, get_job, requeue_expired
+from service.queue import heartbeat, heartbeat_jobs, lease_jobs, record_result, record_results, release_job
 from tests.server.helpers import conv, device
 
 LEASE = 30.0
@@ -311,7 +296,7 @@ def test_a_batch_report_records_each_result_by_the_one_job_rules(db_session: Ses
     outcomes = record_results(db_session, a, reports)
     assert [o.job_id for o in outcomes] == [job_id for job_id, _ in reports]
     summary = [
-        (o.outcome.accepted, o.outcome.conflict, o.outcome.entry_written, o.outcome.job.status) if o.outcome else type(o.error)
+        (o.value.accepted, o.value.conflict, o.value.entry_written, o.value.job.status) if o.value else type(o.error)
         for o in outcomes
     ]
     assert summary == [
@@ -339,7 +324,7 @@ def test_a_batch_report_records_each_result_by_the_one_job_rules(db_session: Ses
 
     # The whole report again (a retried request): nothing changes, nothing conflicts.
     again = record_results(db_session, a, reports[:2])
-    assert [(o.outcome.accepted, o.outcome.conflict) for o in again] == [(False, False), (False, False)]
+    assert [(o.value.accepted, o.value.conflict) for o in again] == [(False, False), (False, False)]
     assert entry_count(db_session, a.profile_id) == 2
 
 
@@ -354,7 +339,7 @@ def test_a_batch_report_keeps_a_table_entry_another_writer_stored_first(db_sessi
             signature=store.StoredSignature(first.signature_digest, first.signature_json), median=9.0, spread=0.0, n=1,
         )
     outcomes = record_results(db_session, a, [(job.id, ResultValues(median=1.0, n=3)) for job in jobs])
-    assert [(o.outcome.accepted, o.outcome.entry_written) for o in outcomes] == [(True, False), (True, True)]
+    assert [(o.value.accepted, o.value.entry_written) for o in outcomes] == [(True, False), (True, True)]
     with db_session.begin():
         assert sorted(e.median for e in store.list_entries(db_session, a.profile_id)) == [1.0, 9.0]
 
@@ -378,7 +363,7 @@ def test_a_batch_heartbeat_extends_each_live_lease_and_refuses_the_rest(db_sessi
     later = now + timedelta(seconds=10)
     beats = heartbeat_jobs(db_session, [live, expiring, released, "nope"], a, lease_seconds=LEASE, now=later)
     assert [b_.job_id for b_ in beats] == [live, expiring, released, "nope"]
-    assert beats[0].lease_expires_at == later + timedelta(seconds=LEASE) and beats[0].error is None
+    assert beats[0].value == later + timedelta(seconds=LEASE) and beats[0].error is None
     assert [type(b_.error) for b_ in beats[1:]] == [LeaseExpired, LeaseExpired, JobNotFound]
     with db_session.begin():
         assert get_job(db_session, live).lease_expires_at == later + timedelta(seconds=LEASE)

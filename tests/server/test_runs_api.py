@@ -11,8 +11,8 @@ import pytest
 
 from service.api.runs import SSE_KEEPALIVE_SECONDS
 from tests.server.conftest import LiveServer, make_settings, running_server
-from tests.server.helpers import API_HEADERS
 from tests.uploads import builders
+from tests.uploads.live import client  # noqa: F401  (a fixture: the API token on this module's server)
 
 PROBLEM = "application/problem+json"
 
@@ -24,12 +24,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -
     )
     with running_server(settings) as live:
         yield live
-
-
-@pytest.fixture(scope="module")
-def client(server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.base_url, headers=API_HEADERS, timeout=300) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

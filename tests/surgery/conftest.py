@@ -6,6 +6,7 @@ import keras
 import pytest
 
 from service import zoo
+from tests.helpers.zoo_models import ZOO_TEST_KWARGS
 
 from .exactness import randomize_batchnorm
 
@@ -22,16 +23,7 @@ APPLICATIONS = {
     "EfficientNetV2B0": (keras.applications.EfficientNetV2B0, 32),
 }
 
-ZOO_SHAPES = {
-    "digits_cnn": {},
-    "mobilenet_v1": {"alpha": 0.5},
-    "mobilenet_v2": {},
-    "resnet20": {},
-    "vgg": {},
-    "unet": {},
-}
-
-ALL_MODELS = [f"zoo:{n}" for n in ZOO_SHAPES] + [f"app:{n}" for n in APPLICATIONS]
+ALL_MODELS = [f"zoo:{n}" for n in ZOO_TEST_KWARGS] + [f"app:{n}" for n in APPLICATIONS]
 
 # (fraction kept, seed) per exactness check. Each check of a large graph costs seconds
 # (prune, clone, two forward passes), so the largest models get two.
@@ -49,7 +41,7 @@ def build_model(key: str) -> keras.Model:
     keras.utils.set_random_seed(0)
     kind, name = key.split(":")
     if kind == "zoo":
-        model = zoo.build(name, **ZOO_SHAPES[name])
+        model = zoo.build(name, **ZOO_TEST_KWARGS[name])
     else:
         # Logits, not softmax: a saturated softmax would hide differences.
         constructor, side = APPLICATIONS[name]

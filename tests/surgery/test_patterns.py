@@ -9,6 +9,7 @@ import pytest
 from keras import layers
 
 from service.surgery import analyze, prune
+from tests.helpers.keras_blocks import conv_bn_relu
 
 from .exactness import max_output_difference, random_keep, randomize_batchnorm
 
@@ -30,12 +31,8 @@ def _group_of(graph, layer_name: str):
 
 def test_residual_add_couples_both_branches():
     inp = keras.Input((12, 12, 3))
-    x = layers.Conv2D(16, 3, padding="same", name="stem")(inp)
-    x = layers.BatchNormalization(name="stem_bn")(x)
-    x = layers.ReLU(name="stem_relu")(x)
-    y = layers.Conv2D(16, 3, padding="same", name="branch_a")(x)
-    y = layers.BatchNormalization(name="branch_a_bn")(y)
-    y = layers.ReLU(name="branch_a_relu")(y)
+    x = conv_bn_relu(inp, 16, 3, "stem")
+    y = conv_bn_relu(x, 16, 3, "branch_a")
     y = layers.Conv2D(16, 3, padding="same", name="branch_b")(y)
     z = layers.Add(name="add")([x, y])
     proj = layers.Conv2D(24, 1, strides=2, name="proj")(z)

@@ -15,11 +15,6 @@ from service.training.datasets import (
 from service.zoo import digits_cnn, unet
 
 
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits")
-
-
 def test_digits_shapes_ranges_and_split(digits):
     assert digits.input_shape == (8, 8, 1)
     assert digits.num_classes == 10

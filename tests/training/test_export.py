@@ -8,17 +8,11 @@ import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
 
-from service.training.datasets import load_dataset
 from service.training.export import save_keras, to_tflite
 from service.training.finetune import finetune
 from service.training.tflite_inference import tflite_accuracy, tflite_predict
 from service.training.evaluation import evaluate
 from service.zoo import digits_cnn
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits")
 
 
 @pytest.fixture(scope="module")

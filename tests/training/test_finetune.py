@@ -9,10 +9,8 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import pytest
 import tensorflow as tf
 
-from service.training.datasets import load_dataset
 from service.training.finetune import (
     compile_for_finetune,
     evaluate,
@@ -21,11 +19,6 @@ from service.training.finetune import (
 )
 from service.training.input_pipeline import augment_batch, training_batches
 from service.zoo import digits_cnn
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits")
 
 
 def fresh_digits_cnn(**kwargs) -> keras.Model:

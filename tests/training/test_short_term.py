@@ -27,6 +27,7 @@ from service import zoo
 from service.surgery import analyze, prune
 from service.training.datasets import load_dataset
 from service.training.short_term import ShortTermSettings, ShortTermTrainer, batch_order
+from tests.helpers.keras_blocks import conv_bn_relu
 from tests.surgery.exactness import randomize_batchnorm
 
 SETTINGS = ShortTermSettings(steps=3, batch_size=32, learning_rate=1e-4, augment=True, batchnorm_samples=128)
@@ -35,16 +36,10 @@ SETTINGS = ShortTermSettings(steps=3, batch_size=32, learning_rate=1e-4, augment
 def concat_net(input_shape: tuple[int, int, int] = (16, 16, 3)) -> keras.Model:
     """Two conv branches concatenated (index offsets), then a conv, GAP and a classifier."""
     inputs = keras.Input(input_shape, name="input")
-    a = layers.Conv2D(16, 3, padding="same", name="branch_a")(inputs)
-    a = layers.BatchNormalization(name="branch_a_bn")(a)
-    a = layers.ReLU(name="branch_a_relu")(a)
-    b = layers.Conv2D(24, 1, padding="same", name="branch_b")(inputs)
-    b = layers.BatchNormalization(name="branch_b_bn")(b)
-    b = layers.ReLU(name="branch_b_relu")(b)
+    a = conv_bn_relu(inputs, 16, 3, "branch_a")
+    b = conv_bn_relu(inputs, 24, 1, "branch_b")
     x = layers.Concatenate(name="cat")([a, b])
-    x = layers.Conv2D(32, 3, strides=2, padding="same", name="mix")(x)
-    x = layers.BatchNormalization(name="mix_bn")(x)
-    x = layers.ReLU(name="mix_relu")(x)
+    x = conv_bn_relu(x, 32, 3, "mix", strides=2)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     outputs = layers.Dense(10, activation="softmax", name="predictions")(x)
     return keras.Model(inputs, outputs, name="concat_net")

@@ -3,8 +3,6 @@
 The schema as `create_all` made it before migrations existed; such a database is stamped
 with this revision (service.db.migrations.BASELINE_TABLES) and upgraded from here.
 
-Revision ID: 0001
-Revises:
 Create Date: 2026-11-22 00:20:22.146481
 
 """
@@ -13,15 +11,12 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-# revision identifiers, used by Alembic.
+# revision identifiers, used by Alembic (branch_labels, depends_on: none unless set below).
 revision: str = '0001'
 down_revision: str | Sequence[str] | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Upgrade schema."""
     op.create_table('device_profiles',
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('key', sa.String(length=512), nullable=False),
@@ -127,7 +122,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Downgrade schema."""
     with op.batch_alter_table('jobs', schema=None) as batch_op:
         batch_op.drop_index('uq_open_model_job', sqlite_where=sa.text("status IN ('pending', 'leased') AND kind = 'model'"), postgresql_where=sa.text("status IN ('pending', 'leased') AND kind = 'model'"))
         batch_op.drop_index('uq_open_layer_job', sqlite_where=sa.text("status IN ('pending', 'leased') AND kind = 'layer'"), postgresql_where=sa.text("status IN ('pending', 'leased') AND kind = 'layer'"))

@@ -1,7 +1,5 @@
 """run tflite test accuracy
 
-Revision ID: 0004
-Revises: 0003
 Create Date: 2026-12-05 07:30:00.000000
 
 """
@@ -11,20 +9,16 @@ import sqlalchemy as sa
 from alembic import op
 
 
-# revision identifiers, used by Alembic.
+# revision identifiers, used by Alembic (branch_labels, depends_on: none unless set below).
 revision: str = '0004'
 down_revision: str | Sequence[str] | None = '0003'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Upgrade schema."""
     with op.batch_alter_table('runs', schema=None) as batch_op:
         batch_op.add_column(sa.Column('tflite_test_accuracy', sa.Float(), nullable=True))
 
 
 def downgrade() -> None:
-    """Downgrade schema."""
     with op.batch_alter_table('runs', schema=None) as batch_op:
         batch_op.drop_column('tflite_test_accuracy')
