@@ -348,8 +348,8 @@ def check_exactly_once(database_url: str, profile_id: str, jobs: int, stats: lis
     accepted = [job_id for s in stats for job_id in s.accepted]
     if len(accepted) != jobs or len(set(accepted)) != jobs:
         problems.append(f"{len(accepted)} accepted results for {len(set(accepted))} of {jobs} jobs")
-    import service.db.models  # noqa: F401  (registers Job on the metadata)
-    from service.db.models import Job
+    import service.db.tables  # noqa: F401  (registers Job on the metadata)
+    from service.db.tables import Job
 
     engine = make_engine(database_url)
     try:

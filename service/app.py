@@ -22,7 +22,7 @@ from service.api.errors import install_error_handlers
 from service.api.http_server import http_server_options, install_header_limit, server_log_config
 from service.api.openapi import install_openapi
 from service.dashboard import install_dashboard
-from service.db.blobs import BlobStore
+from service.db.file_store import BlobStore
 from service.embedded_agent import EmbeddedAgent
 from service.db.notify import JOBS_CHANNEL, RUN_EVENTS_CHANNEL
 from service.db.session import Database

@@ -30,7 +30,7 @@ from service.api.schemas import (
     ResultsOut,
 )
 from service.db.agents import register_agent
-from service.db.models import Job
+from service.db.tables import Job
 from service.queue import Heartbeat, ReportOutcome, ResultValues
 from service.queue import heartbeat, heartbeat_jobs, lease_jobs, record_result, record_results, release_job
 

@@ -12,7 +12,7 @@ from service.api.deps import AgentOrApiClient, ApiClient, BlobsDep, SettingsDep
 from service.api.errors import api_error, problem_responses
 from service.api.schemas import BlobOut
 from service.api.uploads import octet_stream_body, read_tflite_body
-from service.db.blobs import SHA256_PATTERN, sha256_hex
+from service.db.file_store import SHA256_PATTERN, sha256_hex
 
 router = APIRouter(prefix="/blobs", tags=["blobs"])
 

@@ -22,7 +22,7 @@ from service.api.schemas import (
     ModelJobOut,
 )
 from service.api.uploads import octet_stream_body, read_tflite_body
-from service.db.models import Job
+from service.db.tables import Job
 from service.queue import enqueue_layer_jobs, enqueue_model_job, get_job
 from service.row_fields import same_named
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from latency_tables.store import DeviceProfile, get_profile
 from service.api.errors import api_error, unauthorized
 from service.db.agents import AgentIdentity, authenticate_agent
-from service.db.blobs import BlobStore
+from service.db.file_store import BlobStore
 from service.db.session import Database, get_session
 from service.queue.signal import QueueSignal
 from service.settings import Settings

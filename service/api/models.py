@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from service.api.deps import ApiClient, SessionDep, SettingsDep
 from service.api.errors import api_error, problem_responses
 from service.api.uploads import UploadDep, upload_operation
-from service.db.blobs import SHA256_PATTERN
+from service.db.file_store import SHA256_PATTERN
 from service.db.uploads import StoredModel
 from service.uploads import catalog
 from service.uploads.errors import UploadRejected

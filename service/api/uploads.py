@@ -20,7 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from service.api.deps import SettingsDep
 from service.api.errors import UploadAborted, api_error, problem_responses
-from service.db.blobs import NotATfliteFile, check_tflite
+from service.db.file_store import NotATfliteFile, check_tflite
 from service.settings import Settings
 from service.uploads.catalog import INCOMING_DIR
 from service.uploads.errors import UploadRejected

@@ -9,6 +9,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from service.netadapt.state import IterationRecord, RunSummary
+
 
 def line_console() -> Console:
     """The CLI's console. Lines are never wrapped: rich wraps at 80 columns when the output
@@ -128,8 +130,11 @@ def _accuracy(value: float | None) -> str:
 
 
 def print_summary(console: Console, report: dict[str, Any], out_dir: Path | None = None) -> None:
-    s = report["summary"]
+    """The report (service.netadapt.build_report, and what the run added) as a table."""
+    s: RunSummary = report["summary"]
+    iterations: list[IterationRecord] = report["iterations"]
     base, final = s["baseline_cost"], s["final_cost"]
+    assert base is not None and final is not None  # the report of a finished run
     method = "Fit" if report.get("method") == "fit" else "NetAdapt"
     table = Table(title=f"{method} ({report['metric']}) - {s['stop_reason']}")
     for col in ("", "cost", "of baseline", "holdout acc", "test acc"):
@@ -137,7 +142,7 @@ def print_summary(console: Console, report: dict[str, Any], out_dir: Path | None
     baseline_test = report.get("baseline_test_accuracy")
     table.add_row("baseline", format_cost(base), "100.0%", _accuracy(s["baseline_holdout_accuracy"]),
                   _accuracy(baseline_test))
-    for it in report["iterations"]:
+    for it in iterations:
         kept = it["kept"]
         table.add_row(f"iter {it['index']}: {kept['group']} -> {kept['channels']}",
                       format_cost(kept['cost']), f"{kept['cost'] / base:.1%}",

@@ -14,7 +14,7 @@ from latency_tables import store
 from latency_tables.db import utcnow
 from service.api.run_schemas import RunOut
 from service.api.tables import get_profile as profile_detail
-from service.db.models import LEASED, PENDING
+from service.db.tables import LEASED, PENDING
 from service.db.runs import RESUMABLE_STATUSES, RUN_STATUSES, Run
 from service.run_options import labelled_settings
 from service.runs import repository

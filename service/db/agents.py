@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from latency_tables.db import utcnow, write_transaction
 from latency_tables.protocol import DeviceDescription
 from latency_tables.store import DeviceProfile, get_or_create_profile
-from service.db.models import Agent
+from service.db.tables import Agent
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from latency_tables.db import Base, UTCDateTime, utcnow
 from latency_tables.store import new_id
+from service.netadapt.state import EngineState
 
 QUEUED, RUNNING, CANCELLING, CANCELLED, FINISHED, FAILED = (
     "queued", "running", "cancelling", "cancelled", "finished", "failed",
@@ -70,7 +71,7 @@ class Run(Base):
         return json.loads(self.request_json)
 
     @property
-    def state(self) -> dict[str, Any] | None:
+    def state(self) -> EngineState | None:
         return json.loads(self.state_json) if self.state_json else None
 
 

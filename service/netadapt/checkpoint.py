@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from service.netadapt.state import EngineState
 
 
 class JsonFileStore:
@@ -16,14 +19,14 @@ class JsonFileStore:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
 
-    def load(self) -> dict[str, Any] | None:
+    def load(self) -> EngineState | None:
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
         return json.loads(text)
 
-    def save(self, state: dict[str, Any]) -> None:
+    def save(self, state: Mapping[str, Any]) -> None:
         # Serialise first: a state that is not plain JSON must fail before touching disk.
         # allow_nan=False because NaN/Infinity are not JSON and other readers reject them.
         text = json.dumps(state, indent=1, allow_nan=False)
@@ -51,10 +54,10 @@ class MemoryStore:
         self._text: str | None = None
         self.saves = 0
 
-    def load(self) -> dict[str, Any] | None:
+    def load(self) -> EngineState | None:
         return None if self._text is None else json.loads(self._text)
 
-    def save(self, state: dict[str, Any]) -> None:
+    def save(self, state: Mapping[str, Any]) -> None:
         self._text = json.dumps(state, allow_nan=False)
         self.saves += 1
 

@@ -5,9 +5,9 @@ group, find how many channels it may keep to meet the target; build one proposal
 (keeping its most salient channels), short-term fine-tune and evaluate each; keep the best.
 Stop once the cost budget is met, then long-term fine-tune the result.
 
-Everything the loop learns goes into one JSON-compatible state dict (layout in state.py),
-saved after every step that would be expensive to redo; a new engine on the same store
-continues from there.
+Everything the loop learns goes into one JSON-compatible state dict (layout: state.py
+EngineState; its records are built in records.py), saved after every step that would be
+expensive to redo; a new engine on the same store continues from there.
 
 Progress events are small dicts with an "event" key:
 
@@ -48,17 +48,35 @@ from service.netadapt.interfaces import (
     ProposalSpec,
     PrunableNetwork,
 )
-from service.netadapt.saliency import choose_kept_channels
-from service.netadapt.schedule import budget_cost, iteration_target, step_size, waypoint_costs
-from service.netadapt.selection import ProposalOutcome, score_proposal, select_proposal
-from service.netadapt.state import (
-    build_report,
-    check_resumable,
-    new_state,
+from service.netadapt.records import (
+    Landed,
+    attempt_record,
+    current_model,
+    iteration_record,
+    pending_iteration,
+    prescreen_record,
+    proposal_outcome,
     result_from_record,
     result_to_record,
     spec_from_record,
     spec_to_record,
+)
+from service.netadapt.saliency import choose_kept_channels
+from service.netadapt.schedule import budget_cost, iteration_target, step_size, waypoint_costs
+from service.netadapt.selection import score_proposal, select_proposal
+from service.netadapt.state import (
+    Anchor,
+    Attempt,
+    BaselineRecord,
+    CurrentModel,
+    EngineState,
+    Landing,
+    PendingIteration,
+    ProposalRecord,
+    StopRecord,
+    build_report,
+    check_resumable,
+    new_state,
 )
 
 # How many times a kept model that measures above its target is shrunk by one more
@@ -103,7 +121,7 @@ class NetAdaptEngine:
         # Checked here rather than in run() so a wrong run dir fails before any work.
         if stored is not None:
             check_resumable(stored, config, baseline_model, metric)
-        self.state: dict[str, Any] = (
+        self.state: EngineState = (
             stored if stored is not None else new_state(config, baseline_model, metric)
         )
 
@@ -117,38 +135,54 @@ class NetAdaptEngine:
             while state["stop"] is None:
                 self._advance()
             self._finalize()
+        stop, final = state["stop"], state["final"]
+        assert stop is not None and final is not None  # finalized just now, or before
         self._emit(
             "finished",
-            stop_reason=state["stop"]["reason"],
-            test_accuracy=state["final"]["test_accuracy"],
-            final_model=state["final"]["model"],
+            stop_reason=stop["reason"],
+            test_accuracy=final["test_accuracy"],
+            final_model=final["model"],
         )
         return build_report(state)
 
     def _advance(self) -> None:
         """Either decide to stop, or run one iteration."""
-        current = self.state["current"]
-        budget = self.state["baseline"]["budget_cost"]
+        current = self._current()
+        budget = self._baseline()["budget_cost"]
         done = len(self.state["iterations"])
         # Budget first: a run that reaches it on its last allowed iteration succeeded.
         if current["cost"] <= budget:
             self._stop(
-                "budget_met",
-                f"cost {current['cost']:.6g} is within the budget {budget:.6g} "
-                f"after {done} iteration(s)",
+                {
+                    "reason": "budget_met",
+                    "message": f"cost {current['cost']:.6g} is within the budget {budget:.6g} "
+                    f"after {done} iteration(s)",
+                }
             )
         elif done >= self.config.max_iterations:
             self._stop(
-                "max_iterations",
-                f"stopped after {done} iteration(s) at cost {current['cost']:.6g}, above the "
-                f"budget {budget:.6g}; raise max_iterations or init_reduction_ratio",
+                {
+                    "reason": "max_iterations",
+                    "message": f"stopped after {done} iteration(s) at cost {current['cost']:.6g}, "
+                    f"above the budget {budget:.6g}; raise max_iterations or init_reduction_ratio",
+                }
             )
         else:
             self._run_iteration()
 
-    def _stop(self, reason: str, message: str, **details: Any) -> None:
-        self.state["stop"] = {"reason": reason, "message": message, **details}
+    def _stop(self, stop: StopRecord) -> None:
+        self.state["stop"] = stop
         self._save()
+
+    def _current(self) -> CurrentModel:
+        current = self.state["current"]
+        assert current is not None  # set with the baseline, before any iteration
+        return current
+
+    def _baseline(self) -> BaselineRecord:
+        baseline = self.state["baseline"]
+        assert baseline is not None  # measured before any iteration
+        return baseline
 
     # -- baseline -------------------------------------------------------------------------
 
@@ -221,7 +255,7 @@ class NetAdaptEngine:
             )
         self._keep_best(pending)
 
-    def _prescreen(self, pending: dict[str, Any]) -> list[str]:
+    def _prescreen(self, pending: PendingIteration) -> list[str]:
         """The groups whose proposals are fine-tuned: all of them, or with `prescreen` K the
         K whose proposals score best on the holdout without fine-tuning."""
         proposals = pending["proposals"]
@@ -262,34 +296,52 @@ class NetAdaptEngine:
             )
         return list(pending["finetune_groups"])
 
-    def _record_prescreen(self, pending: dict[str, Any], result: ProposalResult) -> None:
+    def _record_prescreen(self, pending: PendingIteration, result: ProposalResult) -> None:
         proposal = self._proposal_of(pending, result)
         if proposal.get("prescreen") is None:
-            proposal["prescreen"] = {
-                "holdout_accuracy": float(result.holdout_accuracy),
-                "holdout_loss": _holdout_loss(result.extra),
-                "seconds": float(result.extra.get("proposal_seconds", result.finetune_seconds)),
-            }
+            proposal["prescreen"] = prescreen_record(result)
             self._save()
 
-    def _plan_iteration(self) -> dict[str, Any] | None:
+    def _plan_iteration(self) -> PendingIteration | None:
         """Choose target and proposals, persist them, and return the plan (None = stopped)."""
         index = len(self.state["iterations"])
-        current = self.state["current"]
-        baseline = self.state["baseline"]
-        groups = list(current["config"])
-        initial_step = step = step_size(index, baseline["cost"], self.config)
+        current, baseline = self._current(), self._baseline()
+        initial_step = step_size(index, baseline["cost"], self.config)
         # A checkpoint from before waypoints existed has none (its config has none either).
         waypoints = baseline.get("waypoint_costs", [])
         estimator, anchor = self._pricing(current)
-        errors = kept_prediction_errors(self.state["iterations"])
+        choice, attempts = self._choose_counts(index, initial_step, waypoints, estimator, anchor)
+        if not choice.proposable():
+            self._stop(self._no_proposal_stop(index, attempts))
+            return None
+        proposals = self._proposals(index, choice)
+        waypoint = self._aimed_waypoint(attempts[-1]["target"], waypoints)
+        pending = pending_iteration(index, initial_step, attempts, proposals, waypoint, anchor)
+        # Persisted before anything runs so a resumed run finishes these very proposals
+        # instead of re-planning (saliency or costs could differ on a second look).
+        self.state["pending"] = pending
+        self._save()
+        return pending
 
-        attempts: list[dict[str, Any]] = []
+    def _choose_counts(
+        self,
+        index: int,
+        initial_step: float,
+        waypoints: list[float],
+        estimator: Any,  # a CostEstimator's costs(), maybe anchored (_pricing)
+        anchor: Anchor | None,
+    ) -> tuple[FilterCountChoice, list[Attempt]]:
+        """Filter counts that meet the iteration's target, halving the step (up to
+        max_step_halvings times) while no group can meet it; and every attempt made."""
+        current, budget = self._current(), self._baseline()["budget_cost"]
+        errors = kept_prediction_errors(self.state["iterations"])
+        step = initial_step
+        attempts: list[Attempt] = []
         choice: FilterCountChoice | None = None
         for attempt in range(self.config.max_step_halvings + 1):
             if attempt > 0:
                 step /= 2
-            target = iteration_target(current["cost"], step, baseline["budget_cost"], waypoints)
+            target = iteration_target(current["cost"], step, budget, waypoints)
             aim = aim_below(target, errors) if anchor is not None else target
             # Once the target is clamped to the budget or a waypoint, a smaller step gives the
             # same target and the same answer; skip re-asking a (maybe measuring, slow)
@@ -297,7 +349,7 @@ class NetAdaptEngine:
             if choice is None or target != attempts[-1]["target"]:
                 choice = choose_filter_counts(
                     current["config"],
-                    groups,
+                    list(current["config"]),
                     aim,
                     estimator,
                     self.config.channel_step,
@@ -306,35 +358,31 @@ class NetAdaptEngine:
                 probes = choice.probes
             else:
                 probes = 0
-            attempts.append(
-                {
-                    "step": step,
-                    "target": target,
-                    "aim": aim,
-                    "probes": probes,
-                    "proposable": choice.proposable(),
-                }
-            )
+            attempts.append(attempt_record(step, target, aim, probes, choice.proposable()))
             if choice.proposable():
                 break
             if attempt < self.config.max_step_halvings:
                 self._emit("step_halved", iteration=index, step=step / 2, target=target)
         assert choice is not None
+        return choice, attempts
 
-        if not choice.proposable():
-            self._stop(
-                "no_proposal_meets_target",
-                f"iteration {index}: no channel group can be shrunk (in steps of "
-                f"{self.config.channel_step}, never below {self.config.channel_step}) to meet "
-                f"the target {attempts[-1]['target']:.6g}, even after "
-                f"{self.config.max_step_halvings} step halving(s); current cost "
-                f"{current['cost']:.6g}, budget {baseline['budget_cost']:.6g}. Lower "
-                "channel_step, or accept the current cost as the budget",
-                iteration=index,
-                attempts=attempts,
-            )
-            return None
+    def _no_proposal_stop(self, index: int, attempts: list[Attempt]) -> StopRecord:
+        step = self.config.channel_step
+        return {
+            "reason": "no_proposal_meets_target",
+            "message": f"iteration {index}: no channel group can be shrunk (in steps of "
+            f"{step}, never below {step}) to meet the target {attempts[-1]['target']:.6g}, "
+            f"even after {self.config.max_step_halvings} step halving(s); current cost "
+            f"{self._current()['cost']:.6g}, budget {self._baseline()['budget_cost']:.6g}. "
+            "Lower channel_step, or accept the current cost as the budget",
+            "iteration": index,
+            "attempts": attempts,
+        }
 
+    def _proposals(self, index: int, choice: FilterCountChoice) -> list[ProposalRecord]:
+        """One proposal per group that can meet the target, keeping its most salient
+        channels."""
+        current = self._current()
         scores = self.network.saliency(current["model"], self.config.saliency)
         proposals = []
         for group in choice.proposable():
@@ -346,8 +394,6 @@ class NetAdaptEngine:
                     f"saliency of group {group!r} has {len(group_scores)} scores but the "
                     f"group has {current['config'][group]} channels"
                 )
-            config = dict(current["config"])
-            config[group] = count
             spec = ProposalSpec(
                 iteration=index,
                 group=group,
@@ -355,30 +401,12 @@ class NetAdaptEngine:
                 keep=choose_kept_channels(group_scores, count),
                 parent=current["model"],
                 estimated_cost=estimated_cost,
-                config=config,
+                config={**current["config"], group: count},
             )
             proposals.append(spec_to_record(spec))
+        return proposals
 
-        pending = {
-            "index": index,
-            "initial_step": initial_step,
-            "step": step,
-            "target": attempts[-1]["target"],
-            "step_halvings": len(attempts) - 1,
-            "attempts": attempts,
-            "probes": sum(a["probes"] for a in attempts),
-            "proposals": proposals,
-            "waypoint": self._aimed_waypoint(attempts[-1]["target"], waypoints),
-            "aim": attempts[-1]["aim"],
-            "anchor": anchor,
-        }
-        # Persisted before anything runs so a resumed run finishes these very proposals
-        # instead of re-planning (saliency or costs could differ on a second look).
-        self.state["pending"] = pending
-        self._save()
-        return pending
-
-    def _pricing(self, current: dict[str, Any]) -> tuple[Any, dict[str, float] | None]:
+    def _pricing(self, current: CurrentModel) -> tuple[Any, Anchor | None]:
         """The estimator that prices this iteration's candidates, and its anchor: anchored at
         the current model's measured cost when it has one (see anchoring.py)."""
         # Checkpoints from before anchoring say so only through the kept cost's source.
@@ -400,7 +428,7 @@ class NetAdaptEngine:
             return self.config.waypoints[waypoints.index(target)]
         return None
 
-    def _proposal_of(self, pending: dict[str, Any], result: ProposalResult) -> dict[str, Any]:
+    def _proposal_of(self, pending: PendingIteration, result: ProposalResult) -> ProposalRecord:
         by_group = {p["group"]: p for p in pending["proposals"]}
         proposal = by_group.get(result.group)
         if result.iteration != pending["index"] or proposal is None:
@@ -410,7 +438,7 @@ class NetAdaptEngine:
             )
         return proposal
 
-    def _record_result(self, pending: dict[str, Any], result: ProposalResult) -> None:
+    def _record_result(self, pending: PendingIteration, result: ProposalResult) -> None:
         proposal = self._proposal_of(pending, result)
         if proposal["result"] is not None:
             # A retried worker may deliver twice; the first result is already in the
@@ -418,7 +446,7 @@ class NetAdaptEngine:
             return
         proposal["result"] = outcome = result_to_record(result)
         self._save()
-        finished = [p for p in pending["proposals"] if p["result"] is not None]
+        finished = [p["result"] for p in pending["proposals"] if p["result"] is not None]
         chosen = pending.get("finetune_groups")
         self._emit(
             "proposal_finished",
@@ -427,102 +455,50 @@ class NetAdaptEngine:
             holdout_accuracy=outcome["holdout_accuracy"],
             proposals_done=len(finished),
             proposals_total=len(pending["proposals"]) if chosen is None else len(chosen),
-            best_accuracy=max(p["result"]["holdout_accuracy"] for p in finished),
+            best_accuracy=max(r["holdout_accuracy"] for r in finished),
         )
 
-    def _keep_best(self, pending: dict[str, Any]) -> None:
-        current = self.state["current"]
+    def _keep_best(self, pending: PendingIteration) -> None:
+        current = self._current()
+        parent_accuracy = current["holdout_accuracy"]
+        assert parent_accuracy is not None  # only a fit run's (final) checkpoint has none
         finetuned = [p for p in pending["proposals"] if p["result"] is not None]
-        outcomes = [
-            ProposalOutcome(
-                p["group"],
-                p["result"]["holdout_accuracy"],
-                p["estimated_cost"],
-                _holdout_loss(p["result"]["extra"]),
-                p["result"]["extra"].get("holdout_samples"),
-            )
-            for p in finetuned
-        ]
-        kept = select_proposal(
-            outcomes, self.config.selection, current["holdout_accuracy"], current["cost"]
-        )
+        outcomes = [proposal_outcome(p) for p in finetuned]
+        kept = select_proposal(outcomes, self.config.selection, parent_accuracy, current["cost"])
         kept_record = next(p for p in finetuned if p["group"] == kept.group)
+        kept_result = kept_record["result"]
+        assert kept_result is not None  # it is one of the fine-tuned
         model = self.network.commit(
             spec_from_record(kept_record),
-            result_from_record(kept_record["result"], pending["index"], kept.group),
+            result_from_record(kept_result, pending["index"], kept.group),
         )
         landed = self._land(pending, kept_record, model, kept.holdout_accuracy)
-
-        scores = {
-            o.group: score_proposal(o, current["holdout_accuracy"], current["cost"])
-            for o in outcomes
-        }
-        proposals = [_proposal_summary(record, scores.get(record["group"])) for record in pending["proposals"]]
-        # Landed only if the kept model is at or under the waypoint; a measured cost above
-        # it leaves it for the next iteration to aim at again.
-        aimed = pending.get("waypoint")
-        cost = landed["cost"]
-        waypoint = aimed if aimed is not None and cost <= pending["target"] else None
-        iteration = {
-            "index": pending["index"],
-            "initial_step": pending["initial_step"],
-            "step": pending["step"],
-            "target": pending["target"],
-            "aim": pending.get("aim", pending["target"]),
-            "step_halvings": pending["step_halvings"],
-            "attempts": pending["attempts"],
-            "probes": pending["probes"],
-            "finetune_groups": pending.get("finetune_groups"),
-            "parent": {
-                "model": current["model"],
-                "cost": current["cost"],
-                "holdout_accuracy": current["holdout_accuracy"],
-            },
-            "proposals": proposals,
-            "kept": {
-                "group": kept.group,
-                "channels": landed["config"][kept.group],
-                "model": landed["model"],
-                "holdout_accuracy": landed["holdout_accuracy"],
-                "estimated_cost": kept.estimated_cost,
-                "cost": cost,
-                "cost_source": landed["cost_source"],
-            },
-            "landing": landed["landing"],
-            "channels": dict(landed["config"]),
-            "artifact": landed["model"],
-            "waypoint": waypoint,
-        }
+        scores = {o.group: score_proposal(o, parent_accuracy, current["cost"]) for o in outcomes}
+        iteration = iteration_record(pending, current, scores, kept, landed)
         # One save moves the run from "iteration pending" to "iteration done" atomically.
         self.state["iterations"].append(iteration)
-        self.state["current"] = {
-            "model": landed["model"],
-            "config": dict(landed["config"]),
-            "cost": cost,
-            "holdout_accuracy": landed["holdout_accuracy"],
-            "measured": landed["cost_source"] == "measured",
-        }
+        self.state["current"] = current_model(landed)
         self.state["pending"] = None
         self._save()
         self._emit(
             "iteration_finished",
             iteration=pending["index"],
             kept_group=kept.group,
-            cost=cost,
+            cost=landed.cost,
             target=pending["target"],
-            budget_cost=self.state["baseline"]["budget_cost"],
-            holdout_accuracy=landed["holdout_accuracy"],
-            waypoint=waypoint,
-            shaved=len(landed["landing"]["shaved"]) if landed["landing"] else 0,
+            budget_cost=self._baseline()["budget_cost"],
+            holdout_accuracy=landed.holdout_accuracy,
+            waypoint=iteration["waypoint"],
+            shaved=len(landed.landing["shaved"]) if landed.landing else 0,
         )
 
     def _land(
         self,
-        pending: dict[str, Any],
-        record: dict[str, Any],
+        pending: PendingIteration,
+        record: ProposalRecord,
         model: ModelRef,
         holdout_accuracy: float,
-    ) -> dict[str, Any]:
+    ) -> Landed:
         """Measure the kept model whole; while it measures above the iteration's target,
         take one more channel step from the kept group (lowest saliency first) and measure
         again, up to MAX_SHAVES times. Returns the model, its configuration, cost and
@@ -531,16 +507,9 @@ class NetAdaptEngine:
         group = record["group"]
         measured = self.estimator.measure_model(config, model)
         if measured is None:  # analytic metrics: the estimate is the cost
-            return {
-                "model": model,
-                "config": config,
-                "cost": record["estimated_cost"],
-                "cost_source": "estimated",
-                "holdout_accuracy": holdout_accuracy,
-                "landing": None,
-            }
+            return Landed(model, config, record["estimated_cost"], "estimated", holdout_accuracy, None)
         predicted = record["estimated_cost"]
-        landing: dict[str, Any] = {
+        landing: Landing = {
             "predicted": predicted,
             "measured": float(measured),
             "prediction_error": relative_error(float(measured), predicted),
@@ -576,24 +545,15 @@ class NetAdaptEngine:
             landing["shaved"].append(
                 {"channels": count, "cost": cost, "holdout_accuracy": float(holdout_accuracy)}
             )
-        return {
-            "model": model,
-            "config": config,
-            "cost": cost,
-            "cost_source": "measured",
-            "holdout_accuracy": float(holdout_accuracy),
-            "landing": landing,
-        }
+        return Landed(model, config, cost, "measured", float(holdout_accuracy), landing)
 
     # -- finish ---------------------------------------------------------------------------
 
     def _finalize(self) -> None:
-        current = self.state["current"]
-        self._emit(
-            "finalizing",
-            stop_reason=self.state["stop"]["reason"],
-            iterations=len(self.state["iterations"]),
-        )
+        current = self._current()
+        stop = self.state["stop"]
+        assert stop is not None  # the loop ends only when stopped
+        self._emit("finalizing", stop_reason=stop["reason"], iterations=len(self.state["iterations"]))
         model, test_accuracy = self.network.finalize(current["model"])
         self.state["final"] = {
             "model": model,
@@ -614,38 +574,9 @@ class NetAdaptEngine:
             self.progress({"event": event, **fields})
 
 
-def _finished_count(proposals: list[dict[str, Any]]) -> int:
+def _finished_count(proposals: list[ProposalRecord]) -> int:
     return sum(1 for p in proposals if p["result"] is not None)
 
 
 def _or_inf(value: float | None) -> float:
     return math.inf if value is None else value
-
-
-def _holdout_loss(extra: dict[str, Any]) -> float | None:
-    loss = extra.get("holdout_loss")
-    return None if loss is None else float(loss)
-
-
-def _proposal_summary(record: dict[str, Any], score: Any) -> dict[str, Any]:
-    """One proposal as the iteration's history shows it (fine-tuned or only prescreened)."""
-    result = record["result"]
-    summary = {
-        "group": record["group"],
-        "channels": record["channels"],
-        "keep": record["keep"],
-        "estimated_cost": record["estimated_cost"],
-        "finetuned": result is not None,
-        "prescreen": record.get("prescreen"),
-    }
-    if result is None:
-        return summary
-    return {
-        **summary,
-        "holdout_accuracy": result["holdout_accuracy"],
-        "accuracy_drop": score.accuracy_drop,
-        "drop_per_cost": score.drop_per_cost,
-        "finetune_seconds": result["finetune_seconds"],
-        "model": result["model"],
-        "extra": result["extra"],
-    }

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:  # state.py imports this module
+    from service.netadapt.state import EngineState
 
 # group id -> number of output channels the group currently has
 ChannelConfig = Mapping[str, int]
@@ -123,6 +126,6 @@ class ProposalExecutor(Protocol):
 class CheckpointStore(Protocol):
     """Persistence of the engine's state (a JSON-compatible dict)."""
 
-    def load(self) -> dict[str, Any] | None: ...
+    def load(self) -> EngineState | None: ...
 
-    def save(self, state: dict[str, Any]) -> None: ...
+    def save(self, state: Mapping[str, Any]) -> None: ...

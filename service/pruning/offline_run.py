@@ -18,6 +18,7 @@ from typing import Any
 from service.netadapt import JsonFileStore, NetAdaptConfig, NetAdaptEngine, build_report
 from service.netadapt.errors import UserError
 from service.netadapt.interfaces import CheckpointStore
+from service.netadapt.state import EngineState
 from service.pruning import run_layout as layout
 from service.pruning.options import DataSpec, TrainingOptions
 
@@ -173,8 +174,10 @@ def layer_channels(graph: Any, config: dict[str, int]) -> dict[str, int]:
     return out
 
 
-def write_history(request: OfflineRunRequest, state: dict[str, Any], graph: Any,
+def write_history(request: OfflineRunRequest, state: EngineState, graph: Any,
                   extra: dict[str, Any]) -> dict[str, Any]:
+    """The report (build_report) with each iteration's channels per layer, the settings
+    and `extra`, written to history.json."""
     from latency_tables.atomic_files import write_bytes_atomically
 
     report = build_report(state)
@@ -187,6 +190,12 @@ def write_history(request: OfflineRunRequest, state: dict[str, Any], graph: Any,
         request.out_dir / layout.HISTORY_FILE, json.dumps(report, indent=2).encode()
     )
     return report
+
+
+def _saved_state(store: CheckpointStore) -> EngineState:
+    state = store.load()
+    assert state is not None  # the engine saves before it reports progress or returns
+    return state
 
 
 def _measured_estimator(request: OfflineRunRequest, graph: Any, progress: Any) -> Any:
@@ -295,7 +304,7 @@ def run_offline(
     def on_progress(event: dict[str, Any]) -> None:
         keeper(event)
         if event["event"] == "iteration_finished":
-            write_history(request, store.load() or {}, graph, extra)
+            write_history(request, _saved_state(store), graph, extra)
         if progress is not None:
             progress(event)
 
@@ -316,4 +325,4 @@ def run_offline(
     # model's accuracy, next to the Keras model's in the summary.
     extra["precision"] = request.options.precision
     extra["tflite_test_accuracy"] = final_tflite_test_accuracy(run_dir, request.data, request.options)
-    return write_history(request, store.load() or {}, graph, extra)
+    return write_history(request, _saved_state(store), graph, extra)

@@ -35,7 +35,7 @@ from latency_tables.db import is_postgresql, is_sqlite, utcnow, write_transactio
 from latency_tables.signature import LayerSignature
 from latency_tables.store import lookup_entries, new_id
 from service.db.agents import AgentIdentity, mark_seen, note_agent
-from service.db.models import DONE, FAILED, LEASED, OPEN_STATUSES, PENDING, Job
+from service.db.tables import DONE, FAILED, LEASED, OPEN_STATUSES, PENDING, Job
 from service.db.notify import JOBS_CHANNEL, notify
 from service.queue.errors import JobConflict, JobNotFound, LeaseExpired, QueueError
 from service.queue.job_answers import JobAnswer

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from latency_tables.db import utcnow, write_transaction
 from latency_tables.store import StoredSignature, TableEntry, add_model_measurement, upsert_entry
 from service.db.agents import AgentIdentity, note_agent
-from service.db.models import DONE, FAILED, Job
+from service.db.tables import DONE, FAILED, Job
 from service.queue.errors import InvalidResult, JobNotFound, QueueError
 from service.queue.job_answers import JobAnswer
 from service.queue.jobs import check_profile, jobs_for_agent, not_held_error, show_written, update_jobs

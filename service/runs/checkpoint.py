@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from service.db.session import Database
+from service.netadapt.state import EngineState
 from service.runs import repository
 
 
@@ -16,11 +18,11 @@ class DatabaseCheckpointStore:
         self.database = database
         self.run_id = run_id
 
-    def load(self) -> dict[str, Any] | None:
+    def load(self) -> EngineState | None:
         with self.database.session() as session:
             run = repository.get_run(session, self.run_id)
             return None if run is None else run.state
 
-    def save(self, state: dict[str, Any]) -> None:
+    def save(self, state: Mapping[str, Any]) -> None:
         with self.database.session() as session:
             repository.save_state(session, self.run_id, state)

@@ -1,11 +1,14 @@
-"""Iterations and proposals of a run, read from the engine's checkpoint."""
+"""Iterations and proposals of a run, read from the engine's checkpoint (its layout:
+service.netadapt.state)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from service.netadapt.state import EngineState, ProposalRecord, ProposalSummary
 
-def iteration_rows(state: dict[str, Any] | None) -> list[dict[str, Any]]:
+
+def iteration_rows(state: EngineState | None) -> list[dict[str, Any]]:
     if not state:
         return []
     rows = []
@@ -33,7 +36,7 @@ def iteration_rows(state: dict[str, Any] | None) -> list[dict[str, Any]]:
     return rows
 
 
-def proposal_rows(state: dict[str, Any] | None, iteration: int | None = None) -> list[dict[str, Any]]:
+def proposal_rows(state: EngineState | None, iteration: int | None = None) -> list[dict[str, Any]]:
     """Every proposal of finished iterations, then those of the iteration in progress."""
     if not state:
         return []
@@ -77,6 +80,6 @@ def proposal_rows(state: dict[str, Any] | None, iteration: int | None = None) ->
     return rows
 
 
-def _prescreen_accuracy(proposal: dict[str, Any]) -> float | None:
+def _prescreen_accuracy(proposal: ProposalRecord | ProposalSummary) -> float | None:
     prescreen = proposal.get("prescreen")
     return None if prescreen is None else prescreen["holdout_accuracy"]

@@ -8,7 +8,7 @@ cancel/resume flags and statuses, which are guarded by the status they expect.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -246,7 +246,7 @@ def mark_failed(session: Session, run_id: str, message: str) -> None:
         run.error = message
         _set_status(session, run, FAILED, message)
 
-def save_state(session: Session, run_id: str, state: dict[str, Any]) -> None:
+def save_state(session: Session, run_id: str, state: Mapping[str, Any]) -> None:
     text = json.dumps(state, allow_nan=False)
     _end_read(session)
     with write_transaction(session):

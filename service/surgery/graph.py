@@ -9,9 +9,8 @@ channel ``i`` from a group removes it from every member's output. Operation node
 `keras.ops` calls of a Functional graph, such as `x + 3.0`; see operation_roles) are nodes
 like layers: elementwise ones pass channels on or couple their operands.
 
-A tensor's channel axis is described by a :class:`Layout`: a sequence of segments (a space,
-each of its channels repeated ``repeat`` times, as after a depthwise conv with a depth
-multiplier), the whole sequence tiled ``tile`` times (as after Flatten).
+How each layer role lays out its output is in role_handlers; channel spaces and layouts
+are in channel_spaces.
 """
 
 from __future__ import annotations
@@ -22,34 +21,16 @@ from typing import Any
 
 import numpy as np
 
+from .channel_spaces import ChannelSpace, ChannelSpaces, Layout
 from .errors import (
     SurgeryError,
     UnsupportedLayerError,
     UnsupportedModelError,
     UnsupportedOperationError,
 )
-from .layer_roles import CHANNEL_MIXING_ACTIVATIONS, Role, activation_name, classify
+from .layer_roles import Role, classify
 from .operation_roles import classify_operation, operation_class_name
-
-
-@dataclass(frozen=True)
-class Segment:
-    space: int
-    repeat: int = 1
-
-
-@dataclass(frozen=True)
-class Layout:
-    segments: tuple[Segment, ...]
-    tile: int = 1
-
-
-@dataclass
-class ChannelSpace:
-    id: int
-    channels: int
-    origin: str  # the layer that created it
-    frozen_reason: str | None = None
+from .role_handlers import NodeCall, place
 
 
 @dataclass
@@ -85,26 +66,6 @@ class ChannelGroup:
     prunable: bool = True
     frozen_reason: str | None = None
     spaces: list[int] = field(default_factory=list)
-
-
-class _UnionFind:
-    def __init__(self) -> None:
-        self.parent: list[int] = []
-
-    def add(self) -> int:
-        self.parent.append(len(self.parent))
-        return len(self.parent) - 1
-
-    def find(self, x: int) -> int:
-        while self.parent[x] != x:
-            self.parent[x] = self.parent[self.parent[x]]
-            x = self.parent[x]
-        return x
-
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)
 
 
 class ChannelGraph:
@@ -272,50 +233,83 @@ def analyze(model: Any) -> ChannelGraph:
     (:class:`UnsupportedOperationError`, a subclass, for a `keras.ops` operation node).
     """
     kind = _is_functional_or_sequential(model)
-    import keras
+    builder = _GraphBuilder(model.name)
+    for node in _graph_nodes(model):
+        builder.add(node)
+    for t in model.outputs:
+        builder.spaces.freeze(builder.layouts[id(t)], "model output")
 
-    graph_nodes = _graph_nodes(model)
-    uf = _UnionFind()
-    spaces: list[ChannelSpace] = []
-    layouts: dict[int, Layout] = {}  # id(KerasTensor) -> layout
-    producers_of: dict[int, str] = {}  # id(KerasTensor) -> layer name
-    nodes: list[LayerNode] = []
+    groups, space_group = _build_groups(builder.nodes, builder.spaces)
+    outputs = [builder.producers_of[id(t)] for t in model.outputs]
+    return ChannelGraph(builder.nodes, builder.spaces.spaces, space_group, groups, kind, outputs)
 
-    def new_space(channels: int, origin: str, frozen: str | None = None) -> Layout:
-        sid = uf.add()
-        spaces.append(ChannelSpace(sid, int(channels), origin, frozen))
-        return Layout((Segment(sid),))
 
-    def freeze(layout: Layout, reason: str) -> None:
-        for seg in layout.segments:
-            if spaces[seg.space].frozen_reason is None:
-                spaces[seg.space].frozen_reason = reason
+class _GraphBuilder:
+    """The nodes and channel spaces of one model, built one call node at a time in
+    topological order."""
 
-    seen_names: set[str] = set()
-    for node in graph_nodes:
+    def __init__(self, model_name: str) -> None:
+        self.model_name = model_name
+        self.spaces = ChannelSpaces()
+        self.layouts: dict[int, Layout] = {}  # id(KerasTensor) -> layout
+        self.producers_of: dict[int, str] = {}  # id(KerasTensor) -> layer name
+        self.nodes: list[LayerNode] = []
+        self.seen_names: set[str] = set()
+
+    def add(self, node: Any) -> None:
+        """Add one call node, its inputs' nodes added before; creates, freezes or couples
+        channel spaces as its role asks."""
+        call, constants, weight_shapes = self._call(node)
+        placed = place(call, self.spaces)
+        in_ts = list(node.input_tensors)
+        out_t = node.output_tensors[0]
+        self.layouts[id(out_t)] = placed.output
+        self.producers_of[id(out_t)] = call.name
+        self.nodes.append(
+            LayerNode(
+                name=call.name,
+                class_name=call.class_name,
+                role=placed.role,
+                config=call.config,
+                inputs=call.in_layouts,
+                output=placed.output,
+                input_shapes=call.in_shapes,
+                output_shape=call.out_shape,
+                input_names=[self.producers_of[id(t)] for t in in_ts],
+                weight_shapes=weight_shapes,
+                out_space=placed.out_space,
+                reshape_target=placed.reshape_target,
+                constants=constants,
+            )
+        )
+
+    def _call(
+        self, node: Any
+    ) -> tuple[NodeCall, tuple[tuple[int, np.ndarray], ...], list[tuple[int, ...]]]:
+        """The node as its role handler sees it, its constant operands and weight shapes;
+        raises for what analyze() does not support."""
+        import keras
+
         layer = node.operation
         is_layer = isinstance(layer, keras.layers.Layer)
-        # Operation nodes (keras.ops calls) are named by their qualified class: an ops
-        # "Add" is not the merge layer "Add".
+        # Operation nodes (keras.ops calls) are named by their qualified class: an ops "Add"
+        # is not the merge layer "Add".
         cls = type(layer).__name__ if is_layer else operation_class_name(layer)
         error = UnsupportedLayerError if is_layer else UnsupportedOperationError
         if isinstance(layer, keras.Model):
             raise UnsupportedLayerError(
                 layer.name, cls, "nested models are not supported; rebuild the model flat"
             )
-        if layer.name in seen_names:
+        if layer.name in self.seen_names:
             raise UnsupportedModelError(
-                f"two nodes of model '{model.name}' are named '{layer.name}'; give every layer "
-                "a unique name"
+                f"two nodes of model '{self.model_name}' are named '{layer.name}'; give every "
+                "layer a unique name"
             )
-        seen_names.add(layer.name)
+        self.seen_names.add(layer.name)
         if len(node.output_tensors) != 1:
             raise error(layer.name, cls, "multiple outputs")
-        out_t = node.output_tensors[0]
         in_ts = list(node.input_tensors)
         in_shapes = [tuple(t.shape) for t in in_ts]
-        out_shape = tuple(out_t.shape)
-        in_layouts = [layouts[id(t)] for t in in_ts]
         barrier_reason = None
         constants: tuple[tuple[int, np.ndarray], ...] = ()
         if is_layer:
@@ -326,138 +320,28 @@ def analyze(model: Any) -> ChannelGraph:
                 layer, [len(s) for s in in_shapes], [value for _, value in operands]
             )
             constants = tuple((i, np.asarray(value)) for i, value in operands)
-        config = layer.get_config()
-        out_space = None
-        reshape_target = None
-
-        if role is Role.INPUT:
-            out = new_space(out_shape[-1], layer.name, "model input")
-        elif role is Role.PRODUCER:
-            out = new_space(out_shape[-1], layer.name)
-            out_space = out.segments[0].space
-            if activation_name(config) in CHANNEL_MIXING_ACTIVATIONS:
-                freeze(out, f"'{layer.name}' applies a channel-mixing activation")
-        elif role in (Role.PER_CHANNEL, Role.PASS_THROUGH):
-            src = in_layouts[0]
-            if cls == "DepthwiseConv2D":
-                mult = int(config.get("depth_multiplier", 1))
-                src = Layout(tuple(Segment(s.space, s.repeat * mult) for s in src.segments))
-            out = src
-        elif role is Role.GLOBAL_POOL:
-            if in_layouts[0].tile != 1:
-                raise UnsupportedLayerError(layer.name, cls, "input was flattened")
-            out = in_layouts[0]
-        elif role is Role.FLATTEN:
-            in_shape, in_layout = in_shapes[0], in_layouts[0]
-            if cls == "Reshape":
-                reshape_target = tuple(config["target_shape"])
-            if out_shape[-1] == in_shape[-1] and cls == "Reshape":
-                role = Role.PASS_THROUGH  # e.g. (C,) -> (1, 1, C): channels survive as is
-                out = in_layout
-            elif len(out_shape) == 2 and None not in in_shape[1:]:
-                spatial = int(np.prod(in_shape[1:-1])) if len(in_shape) > 2 else 1
-                out = Layout(in_layout.segments, in_layout.tile * spatial)
-            else:
-                role = Role.BARRIER
-                freeze(in_layout, f"'{layer.name}' reshapes the channel axis")
-                out = new_space(out_shape[-1], layer.name, f"output of '{layer.name}'")
-        elif role is Role.CONCAT:
-            rank = len(out_shape)
-            axis = int(config.get("axis", -1))
-            if axis % rank == rank - 1:
-                segs: list[Segment] = []
-                for lay in in_layouts:
-                    if lay.tile != 1:
-                        raise UnsupportedLayerError(layer.name, cls, "input was flattened")
-                    segs.extend(lay.segments)
-                out = Layout(tuple(segs))
-            else:
-                role = Role.MERGE
-                out = _couple(layer.name, cls, in_layouts, in_shapes, uf, spaces)
-        elif role is Role.MERGE:
-            out = _couple(layer.name, cls, in_layouts, in_shapes, uf, spaces, error)
-        else:  # BARRIER
-            reason = barrier_reason or f"'{layer.name}' ({cls}) must see all of its input channels"
-            for lay in in_layouts:
-                freeze(lay, reason)
-            out = new_space(out_shape[-1], layer.name, f"output of '{layer.name}' ({cls})")
-
-        layouts[id(out_t)] = out
-        producers_of[id(out_t)] = layer.name
-        nodes.append(
-            LayerNode(
-                name=layer.name,
-                class_name=cls,
-                role=role,
-                config=config,
-                inputs=in_layouts,
-                output=out,
-                input_shapes=in_shapes,
-                output_shape=out_shape,
-                input_names=[producers_of[id(t)] for t in in_ts],
-                weight_shapes=[tuple(w.shape) for w in layer.weights] if is_layer else [],
-                out_space=out_space,
-                reshape_target=reshape_target,
-                constants=constants,
-            )
+        call = NodeCall(
+            name=layer.name,
+            class_name=cls,
+            role=role,
+            config=layer.get_config(),
+            in_layouts=[self.layouts[id(t)] for t in in_ts],
+            in_shapes=in_shapes,
+            out_shape=tuple(node.output_tensors[0].shape),
+            error=error,
+            barrier_reason=barrier_reason,
         )
-
-    for t in model.outputs:
-        freeze(layouts[id(t)], "model output")
-
-    groups, space_group = _build_groups(nodes, spaces, uf)
-    outputs = [producers_of[id(t)] for t in model.outputs]
-    return ChannelGraph(nodes, spaces, space_group, groups, kind, outputs)
-
-
-def _couple(
-    name: str,
-    cls: str,
-    in_layouts: list[Layout],
-    in_shapes: list[tuple[int | None, ...]],
-    uf: _UnionFind,
-    spaces: list[ChannelSpace],
-    error: type[UnsupportedLayerError] = UnsupportedLayerError,
-) -> Layout:
-    """Elementwise merge: inputs with the same channel count lose the same indices.
-
-    An input with a single channel broadcasts (e.g. a spatial attention map) and is left
-    independent."""
-    widths = [s[-1] for s in in_shapes]
-    full = max(widths)
-    coupled = [lay for lay, w in zip(in_layouts, widths) if w == full]
-    ref = coupled[0]
-    for lay in coupled[1:]:
-        same_shape = lay.tile == ref.tile and len(lay.segments) == len(ref.segments)
-        if same_shape:
-            same_shape = all(
-                a.repeat == b.repeat and spaces[a.space].channels == spaces[b.space].channels
-                for a, b in zip(lay.segments, ref.segments)
-            )
-        if not same_shape:
-            # Channels of differently laid-out inputs cannot be removed in step; leaving all
-            # of them whole is always safe.
-            for other in coupled:
-                for seg in other.segments:
-                    if spaces[seg.space].frozen_reason is None:
-                        spaces[seg.space].frozen_reason = (
-                            f"'{name}' merges inputs whose channels are laid out differently"
-                        )
-            continue
-        for a, b in zip(lay.segments, ref.segments):
-            uf.union(a.space, b.space)
-    for _, w in zip(in_layouts, widths):
-        if w != full and w != 1:
-            raise error(name, cls, f"inputs have {w} and {full} channels")
-    return ref
+        weight_shapes = [tuple(w.shape) for w in layer.weights] if is_layer else []
+        return call, constants, weight_shapes
 
 
 def _build_groups(
-    nodes: list[LayerNode], spaces: list[ChannelSpace], uf: _UnionFind
+    nodes: list[LayerNode], channel_spaces: ChannelSpaces
 ) -> tuple[list[ChannelGroup], dict[int, str]]:
+    spaces = channel_spaces.spaces
     by_root: dict[int, list[int]] = {}
     for s in spaces:
-        by_root.setdefault(uf.find(s.id), []).append(s.id)
+        by_root.setdefault(channel_spaces.root(s.id), []).append(s.id)
 
     origin_order = {n.name: i for i, n in enumerate(nodes)}
     producer_of = {n.out_space: n.name for n in nodes if n.out_space is not None}

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from latency_tables.db import write_transaction
-from service.db.blobs import SHA256_PATTERN
+from service.db.file_store import SHA256_PATTERN
 from service.db.uploads import StoredDataset, StoredModel
 from service.row_fields import same_named
 

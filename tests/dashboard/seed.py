@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from latency_tables import store
 from latency_tables.db import utcnow
 from service.db.agents import register_agent
-from service.db.models import Agent
+from service.db.tables import Agent
 from service.db.runs import RUNNING, Run
 from service.db.session import Database
 from service.netadapt import NetAdaptConfig, NetAdaptEngine, SerialExecutor

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from latency_tables import store
 from latency_tables.db import is_postgresql, write_transaction
 from service.db.agents import AgentIdentity, register_agent
-from service.db.models import Agent, Job
+from service.db.tables import Agent, Job
 from service.db.session import Database
 from service.queue import ResultValues, claim_jobs, enqueue_layer_jobs, record_result
 from service.queue.jobs import _locked, _pending

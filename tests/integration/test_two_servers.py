@@ -19,7 +19,7 @@ from latency_tables.db import make_engine, make_session_factory
 from latency_tables.protocol import RegistrationReply, lease_path, results_path
 from latency_tables.store import TableEntry
 from service.client import NetAdaptClient
-from service.db.models import Job
+from service.db.tables import Job
 from service.db.runs import RunEvent
 from tests.db.backends import fresh_postgres_database
 from tests.device_agent.live import free_port, wait_until

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from device_agent.runner import HeartbeatThread
 from device_agent.server_client import ServerClient, ServerRejected
 from latency_tables.protocol import release_path
-from service.db.models import Job
+from service.db.tables import Job
 from tests.device_agent.live import wait_until
 from tests.server.conftest import AGENT_TOKEN, LiveServer
 from tests.server.helpers import conv, device, lease, lookup, register

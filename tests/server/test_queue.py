@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from latency_tables import store
 from latency_tables.db import utcnow, write_transaction
 from service.db.agents import AgentIdentity, register_agent
-from service.db.models import Agent, Job
+from service.db.tables import Agent, Job
 from service.db.session import Database
 from service.queue import InvalidResult, JobConflict, JobNotFound, LeaseExpired, ResultValues
 from service.queue import claim_jobs, enqueue_layer_jobs, enqueue_model_job, get_job, requeue_expired

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from keras import layers
 
-from service.surgery import analyze, prune
+from service.surgery import UnsupportedLayerError, analyze, prune
+from service.surgery.layer_roles import Role
 from tests.helpers.keras_blocks import conv_bn_relu
 
 from .exactness import max_output_difference, random_keep, randomize_batchnorm
@@ -321,3 +322,61 @@ def test_operation_nodes_are_graph_nodes_callable_with_their_arguments():
     np.testing.assert_allclose(
         np.asarray(values[id(nodes[-1].output_tensors[0])]), np.asarray(model(value)), atol=1e-6
     )
+
+
+def test_concatenate_along_a_spatial_axis_couples_its_inputs():
+    """Concatenate along an axis other than channels is a merge: both inputs keep all
+    their channels, so they must lose the same indices."""
+    inp = keras.Input((4, 4, 3))
+    a = layers.Conv2D(6, 1, name="a")(inp)
+    b = layers.Conv2D(6, 1, name="b")(inp)
+    c = layers.Concatenate(axis=1, name="stack_rows")([a, b])  # (8, 4, 6)
+    out = layers.Dense(2, name="head")(layers.GlobalAveragePooling2D(name="gap")(c))
+    model = keras.Model(inp, out)
+    graph = analyze(model)
+    assert graph.node_by_name["stack_rows"].role is Role.MERGE
+    assert _group_of(graph, "a").members == ["a", "b"]
+    _check(model)
+
+
+def test_reshape_across_the_channel_axis_is_a_barrier():
+    inp = keras.Input((4, 4, 3))
+    x = layers.Conv2D(4, 1, name="c1")(inp)
+    x = layers.Reshape((4, 16, 1), name="fold")(x)  # channels spread over a spatial axis
+    x = layers.Conv2D(5, 1, name="c2")(x)
+    out = layers.Dense(2, name="head")(layers.GlobalAveragePooling2D(name="gap")(x))
+    model = keras.Model(inp, out)
+    graph = analyze(model)
+    fold = graph.node_by_name["fold"]
+    assert fold.role is Role.BARRIER and fold.reshape_target == (4, 16, 1)
+    assert graph.group_by_id["c1"].frozen_reason == "'fold' reshapes the channel axis"
+    assert [g.id for g in graph.prunable_groups] == ["c2"]
+    _check(model)
+
+
+def test_merge_of_differently_laid_out_inputs_freezes_them():
+    """Add of a two-space concatenation and a single space of the same width: channel i
+    of one is not channel i of a single space in the other, so all stay whole."""
+    inp = keras.Input((4, 4, 3))
+    a = layers.Conv2D(4, 1, name="a")(inp)
+    b = layers.Conv2D(4, 1, name="b")(inp)
+    wide = layers.Conv2D(8, 1, name="wide")(inp)
+    x = layers.Add(name="add")([layers.Concatenate(name="cat")([a, b]), wide])
+    x = layers.Conv2D(4, 1, name="after")(x)
+    out = layers.Dense(2, name="head")(layers.GlobalAveragePooling2D(name="gap")(x))
+    model = keras.Model(inp, out)
+    graph = analyze(model)
+    reason = "'add' merges inputs whose channels are laid out differently"
+    assert [graph.group_by_id[g].frozen_reason for g in ("a", "b", "wide")] == [reason] * 3
+    assert [g.id for g in graph.prunable_groups] == ["after"]
+    _check(model)
+
+
+def test_concatenate_after_flatten_is_refused():
+    """A flattened tensor repeats its channels once per position: concatenating it along
+    the channel axis has no channel layout to offset."""
+    inp = keras.Input((4, 4, 3))
+    flat = layers.Flatten(name="flat")(layers.Conv2D(4, 1, name="c1")(inp))
+    out = layers.Concatenate(name="join")([flat, flat])
+    with pytest.raises(UnsupportedLayerError, match="'join'.*input was flattened"):
+        analyze(keras.Model(inp, out))

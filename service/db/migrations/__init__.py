@@ -8,11 +8,12 @@ PostgreSQL), so a second server waits, then finds the schema current.
 A database made by `create_all` before migrations existed (no alembic_version table, but
 the first revision's tables) is stamped with that revision, then upgraded.
 
-Changing a table? Change the ORM model, then generate a revision and review it:
+Changing a table? Change its ORM class (service/db/tables.py, runs.py, uploads.py; the
+store's in latency_tables/store.py), then generate a revision and review it:
 
     python -m service.db.migrations revision -m "what changed"
 
-tests/db/test_migrations.py fails while the models and the migrations differ.
+tests/db/test_migrations.py fails while the ORM tables and the migrations differ.
 """
 
 from __future__ import annotations
@@ -43,10 +44,11 @@ _ALEMBIC_LOCK = threading.Lock()
 
 
 def metadata() -> MetaData:
-    """Every table of the service and the store, on one metadata (imports the models)."""
+    """Every table of the service and the store, on one metadata (imports the modules
+    that declare them)."""
     import latency_tables.store  # noqa: F401
-    import service.db.models
     import service.db.runs
+    import service.db.tables
     import service.db.uploads  # noqa: F401
     from latency_tables.db import Base
 
@@ -111,7 +113,7 @@ def _stamp_pre_migration_schema(connection: Connection, config: Any) -> None:
 
 
 def differences(engine: Engine) -> list[Any]:
-    """What autogenerate would put in a new revision: [] when the models and the
+    """What autogenerate would put in a new revision: [] when the ORM tables and the
     database (at head) agree."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
