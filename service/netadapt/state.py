@@ -157,6 +157,7 @@ class Landing(TypedDict):
     prediction_error: float | None
     shaved: list[ShavedStep]
     difference_predicted: NotRequired[float]  # anchored runs: the unanchored prediction
+    shaving_stopped: NotRequired[str]  # why shaving stopped above the target, when it did
 
 
 class IterationRecord(TypedDict):
