@@ -57,9 +57,17 @@ def conv_bn(
     return layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, name=f"{name}_bn")(x)
 
 
-def conv_bn_act(x: keras.KerasTensor, filters: int, name: str, *, act: str = "relu", **conv: int) -> keras.KerasTensor:
-    """conv_bn (`conv`: its kernel_size and strides) + activation, named name / name_bn / name_<act>."""
-    x = conv_bn(x, filters, name, **conv)
+def conv_bn_act(
+    x: keras.KerasTensor,
+    filters: int,
+    name: str,
+    *,
+    kernel_size: int = 3,
+    strides: int = 1,
+    act: str = "relu",
+) -> keras.KerasTensor:
+    """Conv2D + BatchNorm + activation, named name / name_bn / name_<act>."""
+    x = conv_bn(x, filters, name, kernel_size=kernel_size, strides=strides)
     return activation(x, act, f"{name}_{act}")
 
 
