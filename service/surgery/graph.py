@@ -310,16 +310,7 @@ class _GraphBuilder:
             raise error(layer.name, cls, "multiple outputs")
         in_ts = list(node.input_tensors)
         in_shapes = [tuple(t.shape) for t in in_ts]
-        barrier_reason = None
-        constants: tuple[tuple[int, np.ndarray], ...] = ()
-        if is_layer:
-            role = classify(layer, [len(s) for s in in_shapes])
-        else:
-            operands = _constant_operands(node)
-            role, barrier_reason = classify_operation(
-                layer, [len(s) for s in in_shapes], [value for _, value in operands]
-            )
-            constants = tuple((i, np.asarray(value)) for i, value in operands)
+        role, barrier_reason, constants = _classify(node, is_layer, [len(s) for s in in_shapes])
         call = NodeCall(
             name=layer.name,
             class_name=cls,
@@ -333,6 +324,20 @@ class _GraphBuilder:
         )
         weight_shapes = [tuple(w.shape) for w in layer.weights] if is_layer else []
         return call, constants, weight_shapes
+
+
+def _classify(
+    node: Any, is_layer: bool, input_ranks: list[int]
+) -> tuple[Role, str | None, tuple[tuple[int, np.ndarray], ...]]:
+    """A call node's role; for an operation node also why it is a barrier (if it is) and
+    its constant operands."""
+    if is_layer:
+        return classify(node.operation, input_ranks), None, ()
+    operands = _constant_operands(node)
+    role, barrier_reason = classify_operation(
+        node.operation, input_ranks, [value for _, value in operands]
+    )
+    return role, barrier_reason, tuple((i, np.asarray(value)) for i, value in operands)
 
 
 def _build_groups(
