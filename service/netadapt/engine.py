@@ -27,7 +27,7 @@ Progress events are small dicts with an "event" key:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -40,6 +40,7 @@ from service.netadapt.anchoring import (
 from service.netadapt.config import NetAdaptConfig
 from service.netadapt.filter_count import FilterCountChoice, choose_filter_counts
 from service.netadapt.interfaces import (
+    ChannelConfig,
     CheckpointStore,
     CostEstimator,
     ModelRef,
@@ -96,6 +97,23 @@ def shaving_can_close_gap(
     model as it measured and the next one aims lower (anchoring)."""
     step_share = (estimate_before - estimate_after) / estimate_before
     return step_share * shaves_left >= (measured - target) / measured
+
+
+def smallest_closing_step(
+    measured: float, target: float, estimate_before: float, estimates_after: Mapping[str, float]
+) -> str | None:
+    """The group whose one channel step removes at least the gap between a kept model
+    measured above its target and the target, by the table, and the least cost of those
+    that do (the smallest cut that lands it); None when no single step can. Used when the
+    kept group's own steps cannot close the gap (a layer on a latency plateau): without it
+    the iteration keeps a model above its target and the next iteration is spent on the
+    same target."""
+    gap = (measured - target) / measured
+    shares = {
+        group: (estimate_before - after) / estimate_before for group, after in estimates_after.items()
+    }
+    closing = [(share, group) for group, share in shares.items() if share >= gap]
+    return min(closing)[1] if closing else None
 
 
 class NetAdaptEngine:
@@ -520,32 +538,53 @@ class NetAdaptEngine:
             raw = predicted * anchor["estimate"] / anchor["cost"]
             landing["difference_predicted"] = anchor["cost"] + raw - anchor["estimate"]
         cost = float(measured)
-        step = self.config.channel_step
         while cost > pending["target"] and len(landing["shaved"]) < MAX_SHAVES:
-            count = config[group] - step
-            if count < step:
-                break
-            before, after = self.estimator.costs([config, {**config, group: count}])
             shaves_left = MAX_SHAVES - len(landing["shaved"])
-            if not shaving_can_close_gap(cost, pending["target"], before, after, shaves_left):
-                landing["shaving_stopped"] = (
-                    f"{shaves_left} more step(s) of {group} would remove "
-                    f"{shaves_left * (before - after) / before:.2%} by the table, "
-                    f"the gap is {(cost - pending['target']) / cost:.2%}"
-                )
+            shave, why_not = self._shave_group(config, group, cost, pending["target"], shaves_left)
+            if shave is None:
+                landing["shaving_stopped"] = why_not
                 break
-            scores = self.network.saliency(model, self.config.saliency)[group]
+            count = config[shave] - self.config.channel_step
+            scores = self.network.saliency(model, self.config.saliency)[shave]
             model, holdout_accuracy = self.network.shrink(
-                model, group, choose_kept_channels(scores, count), pending["index"]
+                model, shave, choose_kept_channels(scores, count), pending["index"]
             )
-            config[group] = count
+            config[shave] = count
             shaved_cost = self.estimator.measure_model(config, model)
             assert shaved_cost is not None  # the same estimator measured the kept model above
             cost = float(shaved_cost)
             landing["shaved"].append(
-                {"channels": count, "cost": cost, "holdout_accuracy": float(holdout_accuracy)}
+                {"group": shave, "channels": count, "cost": cost, "holdout_accuracy": float(holdout_accuracy)}
             )
         return Landed(model, config, cost, "measured", float(holdout_accuracy), landing)
+
+    def _shave_group(
+        self, config: ChannelConfig, kept_group: str, cost: float, target: float, shaves_left: int
+    ) -> tuple[str | None, str]:
+        """The group a kept model measured above its target loses its next channel step
+        from: the kept group while its steps left can close the gap by the table, else the
+        group whose one step closes it with the least cost removed. (None, why) when no
+        step can: a gap no step closes is the device's noise, not worth a channel."""
+        step = self.config.channel_step
+        steps = {g: {**config, g: n - step} for g, n in config.items() if n - step >= step}
+        gap = (cost - target) / cost
+        why_not = f"the gap is {gap:.2%}"
+        if kept_group in steps:
+            before, after = self.estimator.costs([config, steps[kept_group]])
+            if shaving_can_close_gap(cost, target, before, after, shaves_left):
+                return kept_group, ""
+            why_not = (
+                f"{shaves_left} more step(s) of {kept_group} would remove "
+                f"{shaves_left * (before - after) / before:.2%} by the table, " + why_not
+            )
+        others = sorted(g for g in steps if g != kept_group)
+        if not others:
+            return None, why_not
+        current, *stepped = self.estimator.costs([config] + [steps[g] for g in others])
+        other = smallest_closing_step(cost, target, current, dict(zip(others, stepped)))
+        if other is None:
+            return None, why_not + ", and no other group's one step removes it"
+        return other, ""
 
     # -- finish ---------------------------------------------------------------------------
 

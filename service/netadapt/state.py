@@ -144,6 +144,7 @@ class KeptRecord(TypedDict):
 
 
 class ShavedStep(TypedDict):
+    group: NotRequired[str]  # missing in histories from before other groups could be shaved
     channels: int
     cost: float
     holdout_accuracy: float

@@ -9,7 +9,7 @@ import pytest
 
 from service.netadapt import NetAdaptConfig
 from service.netadapt.anchoring import AIM_WINDOW, aim_below
-from service.netadapt.engine import shaving_can_close_gap
+from service.netadapt.engine import shaving_can_close_gap, smallest_closing_step
 from service.netadapt.filter_count import candidate_counts
 from service.netadapt.selection import ProposalOutcome, accuracy_tolerance, select_proposal
 from tests.netadapt.stubs import StubRun, linear_cost
@@ -183,3 +183,28 @@ def test_a_gap_no_channel_step_can_close_is_not_chased_by_shaving():
     assert "the gap is" in first["landing"]["shaving_stopped"]
     kept = next(p for p in first["proposals"] if p["group"] == first["kept"]["group"])
     assert first["channels"][kept["group"]] == kept["channels"]
+
+
+def test_the_smallest_single_step_that_closes_the_gap_is_chosen():
+    # A gap of 2% of 100: b's step removes 1.5% (too little), a's 5% and c's 2.5%.
+    assert smallest_closing_step(102.0, 99.96, 100.0, {"a": 95.0, "b": 98.5, "c": 97.5}) == "c"
+    assert smallest_closing_step(110.0, 99.0, 100.0, {"a": 95.0, "b": 98.5, "c": 97.5}) is None
+
+
+def test_a_kept_group_that_cannot_shrink_further_lands_by_another_groups_step():
+    # c is the cheapest group to prune and is cut 16 -> 8 (its last channel step), but on
+    # the device each of c's channels saves 0.5 instead of 4: the kept model measures
+    # 188 against a target of 172.8. c has no step left, so one step of a (the smallest
+    # single step that closes the 8.1% gap by the table: b's is 4.3%) lands it at 172,
+    # in the same iteration.
+    def device(config: Mapping[str, int]) -> float:
+        return WEIGHTED(config) + 3.5 * (16 - config["c"])
+
+    cfg = NetAdaptConfig(budget=0.8, max_iterations=1, **STEPS)
+    report = StubRun(cfg, WEIGHTED, sensitivity={"a": 0.4, "b": 0.4, "c": 0.01}, device=device).run()
+    first = report["iterations"][0]
+    assert first["kept"]["group"] == "c" and first["landing"]["measured"] == 188.0
+    assert [(s["group"], s["channels"]) for s in first["landing"]["shaved"]] == [("a", 24)]
+    assert first["kept"]["cost"] == 172.0 <= first["target"]
+    assert first["channels"] == {"a": 24, "b": 64, "c": 8}
+    assert "shaving_stopped" not in first["landing"]
