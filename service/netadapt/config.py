@@ -114,6 +114,18 @@ class NetAdaptConfig:
         "batch-norm statistics) and fine-tune only the best K; 0 fine-tunes every proposal",
         hint="use 0 to fine-tune every proposal",
     )
+    landing_band: float = option(
+        0.03,
+        ge=0,
+        lt=1,
+        label="Landing band",
+        help="with the 'max_accuracy' rule, among proposals whose holdout accuracies tie, "
+        "prefer those whose estimated cost lands within this fraction of the baseline cost "
+        "under the iteration's target: on real devices latency falls in steps (a layer at 20, "
+        "24 or 32 channels can cost the same), so one group's next cheaper count may cut far "
+        "past the target, and at equal accuracy the proposal that lands near it keeps more "
+        "of the network; 0 turns the preference off",
+    )
     max_group_reduction: float = option(
         1.0,
         gt=0,

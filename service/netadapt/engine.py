@@ -482,7 +482,10 @@ class NetAdaptEngine:
         assert parent_accuracy is not None  # only a fit run's (final) checkpoint has none
         finetuned = [p for p in pending["proposals"] if p["result"] is not None]
         outcomes = [proposal_outcome(p) for p in finetuned]
-        kept = select_proposal(outcomes, self.config.selection, parent_accuracy, current["cost"])
+        landing_floor = pending["target"] - self.config.landing_band * self._baseline()["cost"]
+        kept = select_proposal(
+            outcomes, self.config.selection, parent_accuracy, current["cost"], landing_floor
+        )
         kept_record = next(p for p in finetuned if p["group"] == kept.group)
         kept_result = kept_record["result"]
         assert kept_result is not None  # it is one of the fine-tuned

@@ -52,15 +52,18 @@ def select_proposal(
     rule: str,
     parent_accuracy: float,
     parent_cost: float,
+    landing_floor: float | None = None,
 ) -> ProposalOutcome:
     """The proposal to keep.
 
     * "max_accuracy" (the paper's rule): highest holdout accuracy. Accuracies closer to the
       best than one standard error of it (sqrt(p(1-p)/n) on n holdout samples, when the
-      proposals report n and their loss) count as tied, and among tied proposals the lower
-      holdout loss wins: on a holdout of hundreds of images, proposals a point apart differ
-      by chance, and a small holdout saturates (all near 100%), while the cross-entropy
-      still tells them apart. Then lower cost, then group id.
+      proposals report n and their loss) count as tied. Among tied proposals, those whose
+      estimated cost is at least `landing_floor` (they land near the iteration's target
+      rather than far past it) go first when there are any, and then the lower holdout
+      loss wins: on a holdout of hundreds of images, proposals a point apart differ by
+      chance, and a small holdout saturates (all near 100%), while the cross-entropy still
+      tells them apart. Then lower cost, then group id.
     * "min_drop_per_cost": lowest accuracy drop per unit of cost removed; ties -> higher
       accuracy, then lower cost, then group id. Prefers groups that buy a lot of cost for
       little accuracy, which matters when steps are large.
@@ -71,6 +74,8 @@ def select_proposal(
         best = max(r.holdout_accuracy for r in results)
         tolerance = accuracy_tolerance(best, results)
         results = [r for r in results if r.holdout_accuracy >= best - tolerance]
+        if landing_floor is not None:
+            results = [r for r in results if r.estimated_cost >= landing_floor] or results
         return min(
             results,
             key=lambda r: (

@@ -208,3 +208,27 @@ def test_a_kept_group_that_cannot_shrink_further_lands_by_another_groups_step():
     assert first["kept"]["cost"] == 172.0 <= first["target"]
     assert first["channels"] == {"a": 24, "b": 64, "c": 8}
     assert "shaving_stopped" not in first["landing"]
+
+
+def stepped_cost(config: Mapping[str, int]) -> float:
+    """Group b costs in steps of 32 channels, as device latency falls in steps (a layer at
+    20, 24 or 32 channels can cost the same): its only cheaper count cuts far past a target."""
+    return 2.0 * config["a"] + 32.0 * -(-config["b"] // 32) + 4.0 * config["c"]
+
+
+def test_a_tied_proposal_landing_near_the_target_is_kept_over_one_cutting_far_past_it():
+    free_ab = {"a": 0.0, "b": 0.0, "c": 0.35}  # pruning a or b costs no accuracy: they tie
+    config = dict(budget=0.5, init_reduction_ratio=0.1, channel_step=1, max_iterations=1)
+    runs = {
+        band: StubRun(NetAdaptConfig(landing_band=band, **config), stepped_cost, sensitivity=free_ab).run()
+        for band in (0.0, 0.03)
+    }
+    target = 0.9 * 192.0
+    for band, report in runs.items():
+        (it,) = report["iterations"]
+        assert it["target"] == pytest.approx(target)
+        costs = {p["group"]: p["estimated_cost"] for p in it["proposals"]}
+        assert costs["b"] == 160.0 and target - 3.0 < costs["a"] <= target  # b cuts 6.7% past
+        assert it["kept"]["group"] == ("b" if band == 0.0 else "a")
+        if band:
+            assert it["kept"]["cost"] >= target - band * 192.0

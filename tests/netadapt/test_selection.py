@@ -67,3 +67,19 @@ def test_max_accuracy_breaks_accuracy_ties_by_holdout_loss_before_cost():
     assert select_proposal(tied, "max_accuracy", 1.0, 100.0).group == "careful"
     without_loss = [ProposalOutcome(o.group, o.holdout_accuracy, o.estimated_cost) for o in tied]
     assert select_proposal(without_loss, "max_accuracy", 1.0, 100.0).group == "cheap"
+
+
+def test_max_accuracy_prefers_tied_proposals_that_land_near_the_target():
+    # The demo's third iteration (target 60% of the baseline): conv2's next cheaper count
+    # cuts to 50.6%, conv3's to 57.4%; their accuracies tie and conv2's loss is a hair lower.
+    tied = [
+        ProposalOutcome("conv2", 0.9907, 50.6, holdout_loss=0.0459, holdout_samples=216),
+        ProposalOutcome("conv3", 0.9907, 57.4, holdout_loss=0.0461, holdout_samples=216),
+    ]
+    assert select_proposal(tied, "max_accuracy", 1.0, 68.0).group == "conv2"
+    assert select_proposal(tied, "max_accuracy", 1.0, 68.0, landing_floor=57.0).group == "conv3"
+    # None lands in the band: the rule falls back to the loss among all the tied ones.
+    assert select_proposal(tied, "max_accuracy", 1.0, 68.0, landing_floor=59.0).group == "conv2"
+    # A clearly better accuracy still wins over landing near the target.
+    better = [ProposalOutcome("conv2", 1.0, 50.6, 0.01, 216), tied[1]]
+    assert select_proposal(better, "max_accuracy", 1.0, 68.0, landing_floor=57.0).group == "conv2"
