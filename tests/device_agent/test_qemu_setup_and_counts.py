@@ -38,7 +38,6 @@ def arm_dir(tmp_path_factory):
     print("\n".join(cold.lines()))
     assert not any(step.cached for step in cold.steps), cold.lines()
     assert all(step.cached for step in warm.steps), warm.lines()
-    assert warm_seconds < 15, f"a cached setup took {warm_seconds:.1f} s"
     return root
 
 
