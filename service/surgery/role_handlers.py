@@ -121,7 +121,15 @@ def _barrier(call: NodeCall, spaces: ChannelSpaces) -> Placement:
 
 
 def _channels(call: NodeCall) -> int:
-    return int(call.out_shape[-1])  # type: ignore[arg-type]  # an unknown width fails here
+    width = call.out_shape[-1]
+    if width is None:
+        raise UnsupportedLayerError(
+            call.name,
+            call.class_name,
+            f"its output's last axis has no fixed size (output shape {tuple(call.out_shape)}); "
+            "give the model a fixed input shape, e.g. keras.Input((32, 32, 3))",
+        )
+    return int(width)
 
 
 def _couple(call: NodeCall, spaces: ChannelSpaces) -> Layout:

@@ -113,3 +113,14 @@ def test_unsupported_operation_node_is_named_with_its_class(make, name, class_na
     assert f"operation '{err.value.layer_name}' of class {class_name}" in str(err.value)
     assert isinstance(err.value, UnsupportedLayerError)
 
+
+
+def test_a_channel_axis_of_unknown_size_is_refused_with_the_fix():
+    # Reshape((-1, 8)) of a map of unknown height and width, then Flatten: the flattened
+    # width is unknown, so the Flatten's output space has no size.
+    inp = keras.Input((None, None, 3))
+    x = layers.Conv2D(8, 3, name="c1")(inp)
+    x = layers.Reshape((-1, 8), name="rows")(x)
+    model = keras.Model(inp, layers.Flatten(name="flat")(x))
+    with pytest.raises(UnsupportedLayerError, match=r"'flat'.*no fixed size.*keras.Input\(\(32, 32, 3\)\)"):
+        analyze(model)
