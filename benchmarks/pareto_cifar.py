@@ -57,7 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pareto_bench.baselines import DEFAULT_CACHE, data_digest, trained_baseline  # noqa: E402
 from pareto_bench.data import DEFAULT_DATA_CACHE, prepare_data  # noqa: E402
-from pareto_bench.plan import FULL, QUICK, Plan  # noqa: E402
+from pareto_bench.plan import FULL, QUICK, Plan, check_out_dir  # noqa: E402
 from pareto_bench.points import (  # noqa: E402
     BASELINE,
     GLOBAL_L1,
@@ -163,14 +163,6 @@ def data_spec(source: str, plan: Plan) -> Any:
         # The digits are 8x8 grey: bring them to the CIFAR models' input.
         return DataSpec("digits", (32, 32), 3)
     return DataSpec(source)
-
-
-def check_out_dir(out: Path, settings: dict[str, Any]) -> None:
-    path = out / "plan.json"
-    if path.is_file() and json.loads(path.read_text()) != json.loads(json.dumps(settings)):
-        raise SystemExit(f"{out} holds results of a different plan or data; pass a new --out")
-    out.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(settings, indent=2))
 
 
 def ensure_arm(arm_dir: Path | None) -> Path:

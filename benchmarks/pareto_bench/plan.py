@@ -7,7 +7,9 @@ for the engine) except where a plan says otherwise below, and each override says
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from pareto_bench.baselines import BaselineRecipe
@@ -103,3 +105,23 @@ QUICK = replace(
     bootstrap_resamples=1000,
     digits_at_cifar_size=False,
 )
+
+
+# Which NetAdapt variants and seeds run changes no point of the others, so an out directory
+# takes more of them (its other points are reused); anything else needs a new one.
+ADDABLE_PLAN_KEYS = ("netadapt_variants", "netadapt_seeds")
+
+
+def check_out_dir(out: Path, settings: dict[str, Any]) -> None:
+    """Refuse an out directory whose points came from another plan or data; then record
+    `settings` (a plan, data digest and arm flag) as its plan."""
+    path = out / "plan.json"
+    if path.is_file() and _comparable(json.loads(path.read_text())) != _comparable(json.loads(json.dumps(settings))):
+        raise SystemExit(f"{out} holds results of a different plan or data; pass a new --out")
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(settings, indent=2))
+
+
+def _comparable(settings: dict[str, Any]) -> dict[str, Any]:
+    plan = {k: v for k, v in settings.get("plan", {}).items() if k not in ADDABLE_PLAN_KEYS}
+    return {**settings, "plan": plan}
