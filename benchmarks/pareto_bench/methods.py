@@ -90,7 +90,10 @@ def run_netadapt(*, metric: str, baseline_path: Path, data: Any, plan: Plan, see
         if event["event"] == "baseline_measured":
             baseline_cost.append(event["cost"])
         elif event["event"] == "iteration_finished":
-            share = event["cost"] / baseline_cost[0] if baseline_cost else float("nan")
+            # A resumed run measured its baseline before this process started: the budget
+            # (a ratio of the baseline cost, the plan's lowest) gives it back.
+            baseline = baseline_cost[0] if baseline_cost else event["budget_cost"] / min(plan.budgets)
+            share = event["cost"] / baseline
             log(f"    iteration {event['iteration']}: pruned {event['kept_group']}, cost {share:.1%} "
                 f"of baseline, holdout {event['holdout_accuracy']:.2%}, {elapsed:.0f} s")
             timing["iterations"][str(event["iteration"])] = elapsed
