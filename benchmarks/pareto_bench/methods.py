@@ -83,17 +83,14 @@ def run_netadapt(*, metric: str, baseline_path: Path, data: Any, plan: Plan, see
     timing = json.loads(timing_path.read_text()) if timing_path.is_file() else {"elapsed": 0.0, "iterations": {}}
     started = time.perf_counter()
     before = float(timing["elapsed"])
-    baseline_cost: list[float] = []
+    engine = netadapt_config(plan)
 
     def progress(event: dict[str, Any]) -> None:
         elapsed = before + time.perf_counter() - started
-        if event["event"] == "baseline_measured":
-            baseline_cost.append(event["cost"])
-        elif event["event"] == "iteration_finished":
-            # A resumed run measured its baseline before this process started: the budget
-            # (a ratio of the baseline cost, the plan's lowest) gives it back.
-            baseline = baseline_cost[0] if baseline_cost else event["budget_cost"] / min(plan.budgets)
-            share = event["cost"] / baseline
+        if event["event"] == "iteration_finished":
+            # The budget is a ratio of the baseline cost, so every event carries the baseline
+            # (a resumed run's baseline_measured event came before this process started).
+            share = event["cost"] * engine.budget / event["budget_cost"]
             log(f"    iteration {event['iteration']}: pruned {event['kept_group']}, cost {share:.1%} "
                 f"of baseline, holdout {event['holdout_accuracy']:.2%}, {elapsed:.0f} s")
             timing["iterations"][str(event["iteration"])] = elapsed
@@ -102,7 +99,7 @@ def run_netadapt(*, metric: str, baseline_path: Path, data: Any, plan: Plan, see
                 timing_path.write_text(json.dumps(timing))
 
     request = OfflineRunRequest(
-        model_path=baseline_path, data=data, metric=metric, engine=netadapt_config(plan),
+        model_path=baseline_path, data=data, metric=metric, engine=engine,
         out_dir=run_dir, options=training_options(plan, seed), workers=plan.workers,
         server=server, device=device, api_token=api_token,
     )
