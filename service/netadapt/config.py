@@ -111,7 +111,9 @@ class NetAdaptConfig:
         ge=0,
         le=10_000,
         help="score every proposal on the holdout without fine-tuning it (after re-estimating "
-        "batch-norm statistics) and fine-tune only the best K; 0 fine-tunes every proposal",
+        "batch-norm statistics) and fine-tune only the best K (with K >= 2 and a landing band, "
+        "the K-th place goes to the best proposal landing in the band when none of the first "
+        "K does); 0 fine-tunes every proposal",
         hint="use 0 to fine-tune every proposal",
     )
     landing_band: float = option(

@@ -64,7 +64,7 @@ from service.netadapt.records import (
 )
 from service.netadapt.saliency import choose_kept_channels
 from service.netadapt.schedule import budget_cost, iteration_target, step_size, waypoint_costs
-from service.netadapt.selection import score_proposal, select_proposal
+from service.netadapt.selection import choose_finetune_groups, score_proposal, select_proposal
 from service.netadapt.state import (
     Anchor,
     Attempt,
@@ -304,7 +304,11 @@ class NetAdaptEngine:
                     p["group"],
                 ),
             )
-            pending["finetune_groups"] = [p["group"] for p in ranked[:wanted]]
+            pending["finetune_groups"] = choose_finetune_groups(
+                [(p["group"], p["estimated_cost"]) for p in ranked],
+                wanted,
+                self._landing_floor(pending),
+            )
             self._save()
             self._emit(
                 "proposals_prescreened",
@@ -476,15 +480,25 @@ class NetAdaptEngine:
             best_accuracy=max(r["holdout_accuracy"] for r in finished),
         )
 
+    def _landing_floor(self, pending: PendingIteration) -> float | None:
+        """The estimated cost at or above which a proposal lands near the iteration's
+        target (None: the selection rule or a band of 0 ignores landing)."""
+        if self.config.selection != "max_accuracy" or not self.config.landing_band:
+            return None
+        return pending["target"] - self.config.landing_band * self._baseline()["cost"]
+
     def _keep_best(self, pending: PendingIteration) -> None:
         current = self._current()
         parent_accuracy = current["holdout_accuracy"]
         assert parent_accuracy is not None  # only a fit run's (final) checkpoint has none
         finetuned = [p for p in pending["proposals"] if p["result"] is not None]
         outcomes = [proposal_outcome(p) for p in finetuned]
-        landing_floor = pending["target"] - self.config.landing_band * self._baseline()["cost"]
         kept = select_proposal(
-            outcomes, self.config.selection, parent_accuracy, current["cost"], landing_floor
+            outcomes,
+            self.config.selection,
+            parent_accuracy,
+            current["cost"],
+            self._landing_floor(pending),
         )
         kept_record = next(p for p in finetuned if p["group"] == kept.group)
         kept_result = kept_record["result"]

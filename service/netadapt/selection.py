@@ -37,14 +37,43 @@ def score_proposal(
 
 def accuracy_tolerance(best: float, results: Sequence[ProposalOutcome]) -> float:
     """How far below the best accuracy a proposal still ties with it: one standard error of
-    the best accuracy, when every proposal reports its holdout size and loss; 0 otherwise
-    (then only equal accuracies tie)."""
+    the best accuracy, and at least one holdout sample, when every proposal reports its
+    holdout size and loss; 0 otherwise (then only equal accuracies tie).
+
+    The floor of one sample matters on a saturated holdout: at 100% the standard error
+    sqrt(p(1-p)/n) is 0, which would make 216 of 216 beat 215 of 216 outright, though no
+    test can tell a one-sample difference from chance."""
     sizes = {r.holdout_samples for r in results}
     if None in sizes or len(sizes) != 1 or any(r.holdout_loss is None for r in results):
         return 0.0
     (samples,) = sizes
     assert samples is not None
-    return math.sqrt(max(best * (1.0 - best), 0.0) / samples) if samples > 0 else 0.0
+    if samples <= 0:
+        return 0.0
+    standard_error = math.sqrt(max(best * (1.0 - best), 0.0) / samples)
+    # The relative margin keeps k-1 of n tied despite rounding in the accuracies' floats.
+    return max(standard_error, 1.0 / samples) * (1.0 + 1e-9)
+
+
+def choose_finetune_groups(
+    ranked: Sequence[tuple[str, float]], wanted: int, landing_floor: float | None
+) -> list[str]:
+    """The `wanted` groups to fine-tune from (group, estimated cost) pairs ranked best-first
+    by the prescreen.
+
+    With a landing floor and `wanted` >= 2, the last place goes to the best-ranked proposal
+    landing at or above the floor when none of the first `wanted` does: selection prefers
+    such a proposal at tied accuracy (`select_proposal`), but only among fine-tuned ones,
+    and on a device whose latency falls in steps the prescreen's favourites can all cut far
+    past the target. One place, not an extra fine-tune, so the iteration costs the same.
+    """
+    chosen = [group for group, _ in ranked[:wanted]]
+    if landing_floor is None or wanted < 2:
+        return chosen
+    in_band = [group for group, cost in ranked if cost >= landing_floor]
+    if in_band and not set(in_band) & set(chosen):
+        chosen[-1] = in_band[0]
+    return chosen
 
 
 def select_proposal(

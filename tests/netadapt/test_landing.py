@@ -232,3 +232,42 @@ def test_a_tied_proposal_landing_near_the_target_is_kept_over_one_cutting_far_pa
         assert it["kept"]["group"] == ("b" if band == 0.0 else "a")
         if band:
             assert it["kept"]["cost"] >= target - band * 192.0
+
+
+def tiled_cost(config: Mapping[str, int]) -> float:
+    """Groups a and b cost in tiles of 32 channels (their only cheaper count cuts past the
+    landing band); c costs per channel."""
+    return 32.0 * (-(-config["a"] // 32) + -(-config["b"] // 32)) + 4.0 * config["c"]
+
+
+def test_prescreen_gives_its_last_place_to_a_proposal_landing_in_the_band():
+    # All three groups prune for free, so the prescreen ranks them by name: a, b, c. With
+    # prescreen 2, a and b would be fine-tuned, both 3.3% of the baseline past the target;
+    # the band hands b's place to c, which lands within it and is kept.
+    free = {"a": 0.0, "b": 0.0, "c": 0.0}
+    groups = {"a": 64, "b": 64, "c": 64}
+    config = dict(budget=0.5, init_reduction_ratio=0.05, channel_step=1, max_iterations=1, prescreen=2)
+    runs = {
+        band: StubRun(NetAdaptConfig(landing_band=band, **config), tiled_cost, groups=groups, sensitivity=free)
+        for band in (0.0, 0.03)
+    }
+    reports = {band: run.run() for band, run in runs.items()}
+    target = 0.95 * 384.0
+    for band, report in reports.items():
+        (it,) = report["iterations"]
+        costs = {p["group"]: p["estimated_cost"] for p in it["proposals"]}
+        assert costs["a"] == costs["b"] == 352.0 < target - 0.03 * 384.0 < costs["c"] <= target
+        finetuned = sorted(p["group"] for p in it["proposals"] if p.get("finetuned"))
+        assert finetuned == (["a", "b"] if band == 0.0 else ["a", "c"])
+        assert it["kept"]["group"] == ("a" if band == 0.0 else "c")
+        assert runs[band].runner.stages["finetune"] == 2
+
+
+def test_on_a_saturated_holdout_one_sample_less_still_ties():
+    # 216 of 216 against 215 of 216: the standard error at 100% is 0, but one image is
+    # chance; the lower loss wins. Two images less do not tie.
+    results = [outcome("perfect", 1.0, 0.034, 216), outcome("calm", 215 / 216, 0.023, 216)]
+    assert accuracy_tolerance(1.0, results) == pytest.approx(1 / 216)
+    assert select_proposal(results, "max_accuracy", 1.0, 2.0).group == "calm"
+    two_less = [results[0], outcome("calm", 214 / 216, 0.023, 216)]
+    assert select_proposal(two_less, "max_accuracy", 1.0, 2.0).group == "perfect"

@@ -1,6 +1,7 @@
 import pytest
 
 from service.netadapt import ProposalOutcome, score_proposal, select_proposal
+from service.netadapt.selection import choose_finetune_groups
 
 # Parent: accuracy 0.90 at cost 100. "a" loses little accuracy but saves little cost; "b"
 # loses more but saves much more, so it loses less per unit of cost.
@@ -83,3 +84,15 @@ def test_max_accuracy_prefers_tied_proposals_that_land_near_the_target():
     # A clearly better accuracy still wins over landing near the target.
     better = [ProposalOutcome("conv2", 1.0, 50.6, 0.01, 216), tied[1]]
     assert select_proposal(better, "max_accuracy", 1.0, 68.0, landing_floor=57.0).group == "conv2"
+
+
+def test_finetune_groups_keep_the_prescreen_order_or_give_the_last_place_to_the_band():
+    ranked = [("a", 50.0), ("b", 52.0), ("c", 58.0), ("d", 59.0)]
+    assert choose_finetune_groups(ranked, 2, None) == ["a", "b"]
+    # c is the best-ranked proposal at or above the floor; b's place goes to it.
+    assert choose_finetune_groups(ranked, 2, 57.0) == ["a", "c"]
+    # One of the first two already lands in the band: the prescreen's order stands.
+    assert choose_finetune_groups(ranked, 2, 51.0) == ["a", "b"]
+    # None lands in the band, or only one place: the prescreen's order stands.
+    assert choose_finetune_groups(ranked, 2, 60.0) == ["a", "b"]
+    assert choose_finetune_groups(ranked, 1, 57.0) == ["a"]
