@@ -5,8 +5,10 @@ one database, on ports of their own, as on N hosts) on 127.0.0.1 with a fresh da
 enqueues measurement jobs through the API, then lets simulated agents drain them: each
 agent is a real HTTP client (its own registration and secret, agent i talks to server
 i mod N) that leases up to `--max-jobs` jobs at a time and reports their results, all in
-one request (`--report batch`, what the device agent does) or one idempotent PUT per job
-(`--report per-job`), until the queue is empty. All agents measure one device profile,
+one request that also leases the next batch (`--report batch-lease`, what the device agent
+does; a lease of its own only when that came back empty), in one request with a separate
+lease (`--report batch`) or one idempotent PUT per job (`--report per-job`), until the
+queue is empty. A lease's wait is the round trip of the request that returned its jobs. All agents measure one device profile,
 so they compete for the same queue (the claim path under contention is what is
 measured). Agents do no measuring (`--measure-ms M`: each pretends to, sleeping M ms per
 job between lease and report, so the server sees a fleet's pace rather than a closed loop
@@ -41,6 +43,7 @@ import argparse
 import asyncio
 import itertools
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -228,61 +231,93 @@ class Shared:
     last_result: float = 0.0
 
 
+# "together": every agent leases the moment it has registered, and with equal measuring
+# times they stay in step: bursts of N simultaneous requests (a fleet switched on at once).
+# "spread": each agent's first lease waits a fixed random part of one lease's measuring
+# time, so the fleet's requests arrive spread out, as independent devices' do.
+START_MODES = ("spread", "together")
+REPORT_MODES = ("batch-lease", "batch", "per-job")
+
+
 @dataclass(frozen=True)
 class AgentPlan:
     max_jobs: int
-    report: str  # batch | per-job
+    report: str  # one of REPORT_MODES
     measure_seconds: float  # pretended measuring time per job
     deadline: float
+    start: str  # one of START_MODES
+    jitter: float  # each job's measuring time is uniform in measure_seconds x [1 - jitter, 1 + jitter]
+
+    def measuring_time(self, rng: random.Random) -> float:
+        return self.measure_seconds * rng.uniform(1.0 - self.jitter, 1.0 + self.jitter)
+
+    def start_delay(self, agent_index: int) -> float:
+        """How long agent `agent_index` waits after registering before its first lease."""
+        if self.start == "together":
+            return 0.0
+        # Spread over one lease's measuring time (seeded: the same phases every run).
+        return random.Random(agent_index).uniform(0.0, self.max_jobs * self.measure_seconds)
 
 
-async def agent_loop(server: Server, name: str, shared: Shared, plan: AgentPlan) -> AgentStats:
+async def agent_loop(server: Server, index: int, shared: Shared, plan: AgentPlan) -> AgentStats:
     """One agent: its own HTTP client and connection, as a real agent process has."""
     async with httpx.AsyncClient(base_url=server.base_url, timeout=120) as client:
-        return await _agent_work(client, server, name, shared, plan)
+        return await _agent_work(client, server, index, shared, plan)
 
 
-async def _agent_work(client: httpx.AsyncClient, server: Server, name: str, shared: Shared, plan: AgentPlan) -> AgentStats:
+async def _agent_work(client: httpx.AsyncClient, server: Server, index: int, shared: Shared, plan: AgentPlan) -> AgentStats:
     stats = AgentStats()
+    name = f"load-agent-{index}"
     reply = await client.post(register_path(), json={"token": server.agent_token, "name": name, "device": DEVICE})
     reply.raise_for_status()
     agent_id, secret = reply.json()["agent_id"], reply.json()["secret"]
     stats.agent_id = agent_id
     headers = {"Authorization": f"Bearer {secret}"}
+    await asyncio.sleep(plan.start_delay(index))
+    rng = random.Random(f"measure-{index}")  # seeded: the same times every run
+    jobs: list[dict] = []  # leased by the last report (batch-lease)
     while shared.finished < shared.total:
         if time.monotonic() > plan.deadline:
             raise TimeoutError(f"{name}: the run took longer than its time limit")
-        started = time.perf_counter()
-        try:
-            response = await client.post(
-                lease_path(agent_id), json={"wait_seconds": 1.0, "max_jobs": plan.max_jobs}, headers=headers
-            )
-        except httpx.TransportError:
-            # A lease whose reply was lost: its jobs come back when the lease expires.
-            stats.transport_errors += 1
-            continue
-        response.raise_for_status()
-        jobs = response.json()["jobs"]
         if not jobs:
-            stats.empty_leases += 1
-            continue
-        stats.lease_seconds.append(time.perf_counter() - started)
-        if shared.first_lease is None:
-            shared.first_lease = started
+            started = time.perf_counter()
+            try:
+                response = await client.post(
+                    lease_path(agent_id), json={"wait_seconds": 1.0, "max_jobs": plan.max_jobs}, headers=headers
+                )
+            except httpx.TransportError:
+                # A lease whose reply was lost: its jobs come back when the lease expires.
+                stats.transport_errors += 1
+                continue
+            response.raise_for_status()
+            jobs = response.json()["jobs"]
+            if not jobs:
+                stats.empty_leases += 1
+                continue
+            stats.lease_seconds.append(time.perf_counter() - started)
+            if shared.first_lease is None:
+                shared.first_lease = started
         results = []
         for job in jobs:
             stats.leased.append(job["id"])
             results.append((job["id"], {"median": 1.0 + len(stats.leased), "spread": 0.0, "n": 3}))
         if plan.measure_seconds:
-            await asyncio.sleep(plan.measure_seconds * len(jobs))
-        if plan.report == "batch":
-            body = {"results": [{"job_id": job_id, **values} for job_id, values in results]}
-            replies = (await _idempotent(client, "POST", results_path(agent_id), body, headers, stats)).json()["results"]
-        else:
+            await asyncio.sleep(sum(plan.measuring_time(rng) for _ in jobs))
+        jobs = []
+        if plan.report == "per-job":
             replies = [
                 (await _idempotent(client, "PUT", result_path(job_id), values, headers, stats)).json()
                 for job_id, values in results
             ]
+        else:
+            body: dict = {"results": [{"job_id": job_id, **values} for job_id, values in results]}
+            if plan.report == "batch-lease":
+                body["lease"] = {"max_jobs": plan.max_jobs}
+            started = time.perf_counter()
+            reply = (await _idempotent(client, "POST", results_path(agent_id), body, headers, stats)).json()
+            replies, jobs = reply["results"], reply.get("jobs", [])
+            if jobs:  # this request was also the lease: its wait is a lease wait
+                stats.lease_seconds.append(time.perf_counter() - started)
         for (job_id, _), answer in zip(results, replies, strict=True):
             if answer["accepted"]:
                 stats.accepted.append(job_id)
@@ -318,7 +353,14 @@ async def drive(
         api = {"Authorization": f"Bearer {first.api_token}"}
         # One agent registers first so the profile exists, then the jobs are enqueued.
         shared = Shared(total=jobs)
-        plan = AgentPlan(config.max_jobs, config.report, config.measure_ms / 1000, time.monotonic() + time_limit)
+        plan = AgentPlan(
+            config.max_jobs,
+            config.report,
+            config.measure_ms / 1000,
+            time.monotonic() + time_limit,
+            config.start,
+            config.jitter,
+        )
         reply = await client.post(register_path(), json={"token": first.agent_token, "name": "setup", "device": DEVICE})
         reply.raise_for_status()
         profile_id = reply.json()["profile_id"]
@@ -331,7 +373,7 @@ async def drive(
         with py_spy(first.process.pid, spy_output):  # the agents' part only, not start-up and enqueueing
             stats = await asyncio.gather(
                 *(
-                    agent_loop(servers[i % len(servers)], f"load-agent-{i}", shared, plan)
+                    agent_loop(servers[i % len(servers)], i, shared, plan)
                     for i in range(agents)
                 )
             )
@@ -384,6 +426,13 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
+def machine_cpu_seconds() -> float:
+    """CPU time all processes have used so far, over every core (Linux /proc/stat)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -399,6 +448,8 @@ class Config:
     servers: int
     report: str
     measure_ms: float = 0.0
+    start: str = START_MODES[0]
+    jitter: float = 0.0
 
 
 def run_one(config: Config, postgres_url: str, time_limit: float, spy_output: Path | None = None) -> dict:
@@ -408,12 +459,16 @@ def run_one(config: Config, postgres_url: str, time_limit: float, spy_output: Pa
         with fresh_database(config.db, workdir, postgres_url) as url, running_servers(url, workdir, config.servers) as servers:
             pids = [server.process.pid for server in servers]
             cpu_before = sum(cpu_seconds(pid) for pid in pids)
+            machine_before = machine_cpu_seconds()
             client_before = cpu_seconds(os.getpid())
             profile_id, stats, shared = asyncio.run(
                 drive(servers, config, time_limit, spy_output)
             )
             server_cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
             client_cpu = cpu_seconds(os.getpid()) - client_before
+            # The rest of the machine's CPU: the database (PostgreSQL's processes; nothing
+            # for SQLite, which runs inside the servers), and whatever else runs.
+            other_cpu = machine_cpu_seconds() - machine_before - server_cpu - client_cpu
             problems = check_exactly_once(url, profile_id, config.jobs, stats)
     except BaseException:
         for log in sorted(workdir.glob("server-*.log")):
@@ -423,6 +478,9 @@ def run_one(config: Config, postgres_url: str, time_limit: float, spy_output: Pa
         shutil.rmtree(workdir, ignore_errors=True)
     elapsed = shared.last_result - (shared.first_lease or shared.last_result)
     leases = [s for a in stats for s in a.lease_seconds]
+    # Every agent's first lease is part of the start, when all of them register and lease
+    # at the same instant (a fleet coming up at once); the rest is the steady state.
+    steady = [s for a in stats for s in a.lease_seconds[1:]]
     puts = [s for a in stats for s in a.result_seconds]
     return {
         "config": config,
@@ -430,12 +488,14 @@ def run_one(config: Config, postgres_url: str, time_limit: float, spy_output: Pa
         "results_per_s": config.jobs / elapsed if elapsed > 0 else float("nan"),
         "lease_p50_ms": 1000 * statistics.median(leases),
         "lease_p99_ms": 1000 * percentile(leases, 0.99),
+        "steady_lease_p99_ms": 1000 * percentile(steady, 0.99),
         "report_p99_ms": 1000 * percentile(puts, 0.99),
         "empty_leases": sum(a.empty_leases for a in stats),
         "transport_errors": sum(a.transport_errors for a in stats),
         "re_leased": sum(len(a.leased) for a in stats) - len({j for a in stats for j in a.leased}),
         "server_cpu_ms_per_result": 1000 * server_cpu / config.jobs,
         "client_cpu_ms_per_result": 1000 * client_cpu / config.jobs,
+        "other_cpu_ms_per_result": 1000 * other_cpu / config.jobs,
         "agents_with_work": sum(1 for a in stats if a.leased),
         "load": (load_before, os.getloadavg()[0]),
         "problems": problems,
@@ -451,12 +511,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-jobs", type=int, default=500)
     parser.add_argument("--max-jobs", type=int, default=1, help="jobs per lease (the device agent's default is 8)")
     parser.add_argument(
-        "--report", nargs="+", choices=("batch", "per-job"), default=["batch"],
-        help="results in one request per lease (the device agent) or one PUT per job (agents before batches)",
+        "--report", nargs="+", choices=REPORT_MODES, default=["batch-lease"],
+        help="results in one request per lease that also leases the next batch (the device agent), in one "
+        "request per lease and a lease of its own, or one PUT per job (agents before batches)",
+    )
+    parser.add_argument(
+        "--start", nargs="+", choices=START_MODES, default=[START_MODES[0]],
+        help="agents' first leases spread over one lease's measuring time, or all at once (then, with "
+        "equal measuring times, they stay in step); no difference without --measure-ms",
     )
     parser.add_argument(
         "--measure-ms", type=float, nargs="+", default=[0.0],
         help="pretended measuring time per job (0: agents never pause, the server is saturated)",
+    )
+    parser.add_argument(
+        "--jitter", type=float, default=0.0,
+        help="each job's pretended measuring time varies uniformly by this fraction around --measure-ms "
+        "(devices' layers take different times; 0: every job the same)",
     )
     parser.add_argument("--time-limit", type=float, default=300, help="seconds one configuration may take")
     parser.add_argument("--py-spy", type=Path, default=None, help="write the first server's collapsed stacks here")
@@ -466,31 +537,33 @@ def main(argv: list[str] | None = None) -> int:
         help="a PostgreSQL role that may CREATE DATABASE (default: the test cluster)",
     )
     args = parser.parse_args(argv)
+    if not 0.0 <= args.jitter < 1.0:
+        parser.error(f"--jitter must be in [0, 1), got {args.jitter}")
 
     print(f"{len(os.sched_getaffinity(0))} cores; each server one uvicorn process; agents: one asyncio client process; "
-          f"{args.max_jobs} job(s) per lease")
-    header = (f"{'db':<11}{'servers':>8}{'report':>8}{'measure ms':>11}{'agents':>7}{'jobs':>7}{'seconds':>9}"
+          f"{args.max_jobs} job(s) per lease; measuring time jitter +-{args.jitter:g}")
+    header = (f"{'db':<11}{'servers':>8}{'report':>12}{'start':>9}{'measure ms':>11}{'agents':>7}{'jobs':>7}{'seconds':>9}"
               f"{'results/s':>11}"
-              f"{'lease p50 ms':>14}{'lease p99 ms':>14}{'report p99 ms':>15}{'server CPU ms/result':>22}"
-              f"{'agents CPU ms/result':>22}"
+              f"{'lease p50 ms':>14}{'lease p99 ms':>14}{'after 1st p99':>15}{'report p99 ms':>15}{'server CPU ms/result':>22}"
+              f"{'agents CPU ms/result':>22}{'rest CPU ms/result':>20}"
               f"{'re-leased':>11}{'load avg':>13}  done exactly once")
     print(header)
     failed = False
-    for kind, servers, report, measure_ms, agents in itertools.product(
-        args.databases, args.servers, args.report, args.measure_ms, args.agents
+    for kind, servers, report, start, measure_ms, agents in itertools.product(
+        args.databases, args.servers, args.report, args.start, args.measure_ms, args.agents
     ):
         jobs = max(args.min_jobs, args.jobs_per_agent * agents)
-        config = Config(kind, agents, jobs, args.max_jobs, servers, report, measure_ms)
+        config = Config(kind, agents, jobs, args.max_jobs, servers, report, measure_ms, start, args.jitter)
         r = run_one(config, args.postgres_url, args.time_limit, args.py_spy)
         verdict = "yes" if not r["problems"] else "NO: " + "; ".join(r["problems"])
         if r["transport_errors"]:
             verdict += f" ({r['transport_errors']} dropped connections retried)"
         failed |= bool(r["problems"])
         load = "{:.1f}-{:.1f}".format(*r["load"])
-        print(f"{kind:<11}{servers:>8}{report:>8}{measure_ms:>11g}{agents:>7}{jobs:>7}{r['seconds']:>9.1f}"
-              f"{r['results_per_s']:>11.1f}{r['lease_p50_ms']:>14.1f}{r['lease_p99_ms']:>14.1f}"
+        print(f"{kind:<11}{servers:>8}{report:>12}{start:>9}{measure_ms:>11g}{agents:>7}{jobs:>7}{r['seconds']:>9.1f}"
+              f"{r['results_per_s']:>11.1f}{r['lease_p50_ms']:>14.1f}{r['lease_p99_ms']:>14.1f}{r['steady_lease_p99_ms']:>15.1f}"
               f"{r['report_p99_ms']:>15.1f}{r['server_cpu_ms_per_result']:>22.2f}"
-              f"{r['client_cpu_ms_per_result']:>22.2f}{r['re_leased']:>11}"
+              f"{r['client_cpu_ms_per_result']:>22.2f}{r['other_cpu_ms_per_result']:>20.2f}{r['re_leased']:>11}"
               f"{load:>13}  {verdict}", flush=True)
     return 1 if failed else 0
 

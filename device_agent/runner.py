@@ -21,7 +21,7 @@ import logging
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
@@ -54,6 +54,8 @@ class BatchOutcome:
     rejected: int = 0  # results the server refused
     seconds: float = 0.0
     measure_seconds: float = 0.0
+    # Leased by the results' request (the next batch), unless the agent is stopping.
+    next_jobs: list[Job] = field(default_factory=list)
 
 
 class HeartbeatThread(threading.Thread):
@@ -149,15 +151,19 @@ class AgentRunner:
         previous = self._install_signal_handlers()
         try:
             self.client.register()
+            jobs: list[Job] = []
             while not self.stop.is_set():
                 # Not interruptible: jobs the server hands out in a reply we abandoned
                 # would stay leased to us, unknown, until their lease expired.
-                jobs = self.client.lease(self.max_jobs, self.wait_seconds)
+                if not jobs:
+                    jobs = self.client.lease(self.max_jobs, self.wait_seconds)
                 if self.stop.is_set():
                     self.outstanding.update((job.id, job) for job in jobs)  # released below
                     break
                 if jobs:
-                    self.run_batch(jobs)
+                    # The report of a batch leases the next one: one request per batch
+                    # while the queue has work (a long-poll lease when it had none).
+                    jobs = self.run_batch(jobs).next_jobs
         except AgentStopped:
             pass
         finally:
@@ -217,8 +223,10 @@ class AgentRunner:
             heartbeat.stop()
         outcome.seconds = time.monotonic() - started
         log.info(
-            "batch: %d jobs, %d measured, %d failed, %d rejected by the server, %.2f s (measuring %.2f s)",
+            "batch: %d jobs, %d measured, %d failed, %d rejected by the server, %.2f s (measuring %.2f s); "
+            "%d more leased with the report",
             outcome.jobs, outcome.measured, outcome.failed, outcome.rejected, outcome.seconds, outcome.measure_seconds,
+            len(outcome.next_jobs),
         )
         return outcome
 
@@ -269,8 +277,11 @@ class AgentRunner:
 
     def _report(self, jobs: list[Job], results: dict[str, JobResult], outcome: BatchOutcome) -> None:
         """The batch's results in one request (one PUT per job to a server without it)."""
+        lease_max_jobs = None if self.stop.is_set() else self.max_jobs
         try:
-            replies = self.client.put_results({job.id: results[job.id] for job in jobs})
+            replies, outcome.next_jobs = self.client.put_results(
+                {job.id: results[job.id] for job in jobs}, lease_max_jobs
+            )
         except ServerRejected as exc:
             if exc.status_code in OLD_SERVER_STATUS:
                 for job in jobs:
@@ -281,6 +292,8 @@ class AgentRunner:
             replies = []
         for job in jobs:
             self.outstanding.pop(job.id, None)
+        # Held until measured and reported: a stop before then releases them.
+        self.outstanding.update((job.id, job) for job in outcome.next_jobs)
         for reply in replies:
             if reply.refused_status is not None:
                 outcome.rejected += 1

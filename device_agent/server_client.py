@@ -252,11 +252,17 @@ class ServerClient:
     def put_result(self, job_id: str, result: JobResult) -> dict[str, Any]:
         return self._send("PUT", protocol.result_path(job_id), json=result.to_dict()).json()
 
-    def put_results(self, results: dict[str, JobResult]) -> list[ReportReply]:
-        """A lease's results in one request (retried like any: each is idempotent)."""
-        body = ResultsReport(results).to_dict()
+    def put_results(
+        self, results: dict[str, JobResult], lease_max_jobs: int | None = None
+    ) -> tuple[list[ReportReply], list[Job]]:
+        """A lease's results in one request (retried like any: each is idempotent), and the
+        jobs of the next lease when `lease_max_jobs` asks for one (a server without it
+        returns none, and the agent leases as before)."""
+        body = ResultsReport(results, lease_max_jobs).to_dict()
         response = self._send("POST", lambda reply: protocol.results_path(reply.agent_id), json=body)
-        return [ReportReply.from_dict(item) for item in response.json()["results"]]
+        reply = response.json()
+        replies = [ReportReply.from_dict(item) for item in reply["results"]]
+        return replies, protocol.LeaseReply.from_dict(reply).jobs
 
     def release(self, job_id: str) -> None:
         """Best effort, one attempt: called while shutting down."""

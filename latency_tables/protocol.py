@@ -25,6 +25,11 @@ Flow (every call but register carries ``Authorization: Bearer <agent secret>``):
    ``{"results": [...]}``: the results of a lease in one request, one transaction,
    each by the same rules; a result the server refuses (unknown job, not this agent's)
    carries ``error: {"status", "detail"}`` and the others are recorded all the same.
+   With ``"lease": {"max_jobs": N}`` the same request then leases up to N more jobs
+   (as a lease with ``wait_seconds`` 0) and returns them in ``"jobs"``: an agent
+   that keeps working needs one request per batch. Retrying such a report after a
+   lost reply records nothing twice but leases again; the jobs of the lost reply
+   come back to the queue when their lease expires, as after a lost lease reply.
 5. ``POST /v1/jobs/{job_id}/release`` -> 200: give the job back (agent shutting down).
 6. ``GET /v1/blobs/{sha256}`` -> the bytes of a whole-model ``.tflite`` (model jobs).
 
@@ -177,12 +182,19 @@ class JobResult:
 
 @dataclass(frozen=True)
 class ResultsReport:
-    """Several jobs' results in one request: {job id: result}."""
+    """Several jobs' results in one request: {job id: result}; with `lease_max_jobs`, the
+    next lease in the same request."""
 
     results: dict[str, JobResult]
+    lease_max_jobs: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"results": [{"job_id": job_id, **result.to_dict()} for job_id, result in self.results.items()]}
+        body: dict[str, Any] = {
+            "results": [{"job_id": job_id, **result.to_dict()} for job_id, result in self.results.items()]
+        }
+        if self.lease_max_jobs is not None:
+            body["lease"] = {"max_jobs": self.lease_max_jobs}
+        return body
 
 
 @dataclass(frozen=True)

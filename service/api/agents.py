@@ -124,16 +124,35 @@ _BATCH_ITEM_ERRORS = (
     response_model=ResultsOut,
     responses=problem_responses(403, c403="The secret belongs to another agent than the one in the path"),
     description="The results of a lease in one request, recorded in one transaction, each idempotent as "
-    f"`PUT /v1/jobs/{{job_id}}/result`. {_BATCH_ITEM_ERRORS}.",
+    f"`PUT /v1/jobs/{{job_id}}/result`. {_BATCH_ITEM_ERRORS}. With `lease`, up to `lease.max_jobs` "
+    "more jobs are claimed after the results are recorded (as a lease that does not wait) and returned "
+    "in `jobs`: one request per batch instead of two.",
 )
-def report_results(agent_id: str, body: ResultsIn, agent: CurrentAgent, session: SessionDep) -> ResultsOut:
+def report_results(
+    agent_id: str,
+    body: ResultsIn,
+    agent: CurrentAgent,
+    session: SessionDep,
+    settings: SettingsDep,
+    signal: QueueSignalDep,
+) -> ResultsOut:
     if agent.id != agent_id:
         raise api_error(403, f"this secret belongs to agent {agent.id}, not {agent_id}")
     reports = [
         (item.job_id, ResultValues(median=item.median, spread=item.spread, n=item.n, error=item.error, details=item.details))
         for item in body.results
     ]
-    return ResultsOut(results=[_report_out(report) for report in record_results(session, agent, reports)])
+    recorded = [_report_out(report) for report in record_results(session, agent, reports)]
+    jobs: list[JobOut] = []
+    # Not while shutting down: the agent would hold jobs nobody measures until their lease
+    # expired (it leases again from the next server).
+    if body.lease is not None and not signal.closed:
+        # A transaction of its own after the results': a failed claim loses no result.
+        lease = lease_jobs(session, agent, body.lease.max_jobs, lease_seconds=settings.lease_seconds, record_contact=False)
+        if lease.requeued:
+            signal.notify()  # expired leases are claimable again: wake the waiting agents
+        jobs = [job_out(job) for job in lease.jobs]
+    return ResultsOut(results=recorded, jobs=jobs)
 
 
 def _report_out(report: ReportOutcome) -> ReportedResultOut:

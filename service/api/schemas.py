@@ -119,10 +119,18 @@ class JobResultIn(ResultIn):
     job_id: str = Field(min_length=1, max_length=64)
 
 
+class NextLeaseIn(BaseModel):
+    """protocol.NextLease: jobs to claim once the results are recorded (no long poll)."""
+
+    max_jobs: int = Field(1, ge=1, le=MAX_JOBS_PER_REQUEST)
+
+
 class ResultsIn(BaseModel):
-    """protocol.ResultsReport: the results of (usually) one lease."""
+    """protocol.ResultsReport: the results of (usually) one lease, and optionally the
+    next lease in the same request."""
 
     results: list[JobResultIn] = Field(min_length=1, max_length=MAX_JOBS_PER_REQUEST)
+    lease: NextLeaseIn | None = None
 
 
 class JobRefused(BaseModel):
@@ -142,6 +150,7 @@ class ReportedResultOut(BaseModel):
 
 class ResultsOut(BaseModel):
     results: list[ReportedResultOut]  # one per reported result, in order
+    jobs: list[JobOut] = []  # leased by the report's `lease` (empty without one)
 
 
 class ReleaseOut(BaseModel):

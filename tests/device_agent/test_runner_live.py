@@ -59,6 +59,28 @@ def test_agent_measures_layer_and_model_jobs_then_stops_on_sigterm(tmp_path: Pat
         api.close()
 
 
+def test_the_report_of_a_batch_leases_the_next_one(tmp_path: Path) -> None:
+    # 12 jobs, 4 per lease: the first batch comes from a lease, the next two with the
+    # reports before them, and the last report finds the queue empty.
+    signatures = [conv(4 + i) for i in range(12)]
+    with serve(tmp_path / "data", free_port()) as url, AgentProcess(
+        url, tmp_path, "host-latency", "--max-jobs", "4"
+    ) as agent:
+        api = Api(url)
+        profile = api.profile_id("host-latency")
+        entries = api.wait_for_entries(profile, [s.to_dict() for s in signatures], timeout=90)
+        assert set(entries) == {s.digest for s in signatures}
+        assert agent.terminate() == 0
+        batches = [line for line in agent.log().splitlines() if "batch: " in line]
+        assert len(batches) == 3, agent.log()
+        assert [line.rsplit(";", 1)[1].strip() for line in batches] == [
+            "4 more leased with the report",
+            "4 more leased with the report",
+            "0 more leased with the report",
+        ]
+        api.close()
+
+
 def test_agent_survives_server_restart_and_registers_again(tmp_path: Path) -> None:
     port = free_port()
     with AgentProcess(f"http://127.0.0.1:{port}", tmp_path, "host-latency") as agent:

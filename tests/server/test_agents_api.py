@@ -218,6 +218,33 @@ def test_a_lease_of_eight_reported_in_one_request(
     assert own.json()["results"][0]["accepted"] is True  # a's refused report left b's job alone
 
 
+def test_a_report_leases_the_next_batch_in_the_same_request(
+    client: httpx.Client, agent: RegistrationReply, dev: DeviceDescription
+) -> None:
+    lookup(client, agent.profile_id, [conv(c) for c in range(1, 12)])
+    first = lease(client, agent, max_jobs=8)
+    body = {"results": [{"job_id": job["id"], **GOOD} for job in first], "lease": {"max_jobs": 8}}
+    response = client.post(results_path(agent.agent_id), json=body, headers=bearer(agent))
+    assert response.status_code == 200, response.text
+    reply = response.json()
+    assert all(r["accepted"] for r in reply["results"])
+    # The 3 jobs left, leased to this agent; none of the reported ones again.
+    following = reply["jobs"]
+    assert len(following) == 3 and not {j["id"] for j in following} & {j["id"] for j in first}
+    assert all(j["lease_expires_at"] for j in following)
+    other = register(client, "agent-b", dev)
+    assert lease(client, other, max_jobs=8) == []  # they are not claimable by anyone else
+    last = {"results": [{"job_id": job["id"], **GOOD} for job in following], "lease": {"max_jobs": 8}}
+    drained = client.post(results_path(agent.agent_id), json=last, headers=bearer(agent)).json()
+    assert drained["jobs"] == [] and all(r["accepted"] for r in drained["results"])  # no long poll
+    assert len(entries(client, agent.profile_id)) == 11
+    # Without `lease` the reply leases nothing (and says so with an empty list).
+    lookup(client, agent.profile_id, [conv(40)])
+    [job] = lease(client, agent)
+    plain = client.post(results_path(agent.agent_id), json={"results": [{"job_id": job["id"], **GOOD}]}, headers=bearer(agent))
+    assert plain.json()["jobs"] == []
+
+
 # ---- bad input: each a 4xx with a message, nothing written, server still serving ----
 
 
@@ -394,6 +421,9 @@ def test_batch_report_for_another_agent_or_malformed(
     assert empty.status_code == 422 and "results" in empty.json()["detail"]
     no_numbers = client.post(results_path(agent.agent_id), json={"results": [{"job_id": job["id"]}]}, headers=bearer(agent))
     assert no_numbers.status_code == 422 and "median" in no_numbers.json()["detail"]
+    for bad_lease in ({"max_jobs": 0}, {"max_jobs": "eight"}, 8):
+        refused = client.post(results_path(agent.agent_id), json={**body, "lease": bad_lease}, headers=bearer(agent))
+        assert refused.status_code == 422 and "lease" in refused.json()["detail"], refused.text
     assert entries(client, agent.profile_id) == []
     assert_still_serving(client, agent)
 
