@@ -22,6 +22,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstraint, func, select
+from sqlalchemy.dialects.postgresql import Insert as PostgresqlInsert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -217,6 +221,28 @@ def lookup_entries(session: Session, profile_id: str, metric: str, digests: Iter
         )
         found.update((row.signature_digest, row) for row in rows)
     return found
+
+
+def insert_new_entries(session: Session, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """Insert the table_entries `rows` (column -> value) whose (profile, metric, signature)
+    has no entry yet, in one statement, inside the caller's transaction: the digests this
+    call wrote. First result wins, as in `upsert_entry`; a concurrent writer of the same
+    entry is not an error (ON CONFLICT DO NOTHING). One statement replaces a lookup, a
+    savepoint and an insert: the lookup's `IN` list was a filter over every entry of the
+    profile in PostgreSQL's plan (4.3 ms per batch report at 8,000 entries,
+    benchmarks/agents_load.py)."""
+    if not rows:
+        return set()
+    connection = session.connection()
+    key = ["profile_id", "metric", "signature_digest"]
+    statement: PostgresqlInsert | SqliteInsert
+    if connection.dialect.name == "postgresql":
+        statement = postgresql_insert(TableEntry).values(list(rows)).on_conflict_do_nothing(index_elements=key)
+    elif connection.dialect.name == "sqlite":
+        statement = sqlite_insert(TableEntry).values(list(rows)).on_conflict_do_nothing(index_elements=key)
+    else:
+        raise NotImplementedError(f"table entries on {connection.dialect.name}: use SQLite or PostgreSQL")
+    return set(connection.scalars(statement.returning(TableEntry.signature_digest)))
 
 
 def upsert_entry(

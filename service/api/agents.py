@@ -31,8 +31,8 @@ from service.api.schemas import (
 )
 from service.db.agents import register_agent
 from service.db.tables import Job
-from service.queue import Heartbeat, ReportOutcome, ResultValues
-from service.queue import heartbeat, heartbeat_jobs, lease_jobs, record_result, record_results, release_job
+from service.queue import Heartbeat, NextLease, ReportOutcome, ResultValues
+from service.queue import heartbeat, heartbeat_jobs, lease_jobs, record_result, record_results_and_lease, release_job
 
 router = APIRouter(tags=["agents"])
 
@@ -142,17 +142,15 @@ def report_results(
         (item.job_id, ResultValues(median=item.median, spread=item.spread, n=item.n, error=item.error, details=item.details))
         for item in body.results
     ]
-    recorded = [_report_out(report) for report in record_results(session, agent, reports)]
-    jobs: list[JobOut] = []
     # Not while shutting down: the agent would hold jobs nobody measures until their lease
     # expired (it leases again from the next server).
+    next_lease = None
     if body.lease is not None and not signal.closed:
-        # A transaction of its own after the results': a failed claim loses no result.
-        lease = lease_jobs(session, agent, body.lease.max_jobs, lease_seconds=settings.lease_seconds, record_contact=False)
-        if lease.requeued:
-            signal.notify()  # expired leases are claimable again: wake the waiting agents
-        jobs = [job_out(job) for job in lease.jobs]
-    return ResultsOut(results=recorded, jobs=jobs)
+        next_lease = NextLease(body.lease.max_jobs, settings.lease_seconds)
+    outcomes, lease = record_results_and_lease(session, agent, reports, next_lease)
+    if lease.requeued:
+        signal.notify()  # expired leases are claimable again: wake the waiting agents
+    return ResultsOut(results=[_report_out(o) for o in outcomes], jobs=[job_out(job) for job in lease.jobs])
 
 
 def _report_out(report: ReportOutcome) -> ReportedResultOut:

@@ -62,7 +62,8 @@ class Job(Base):
             sqlite_where=_OPEN_MODEL,
             postgresql_where=_OPEN_MODEL,
         ),
-        Index("ix_jobs_claim", "profile_id", "status", "created_at"),
+        # In claim order, (created_at, id): see migration 0005.
+        Index("ix_jobs_claim", "profile_id", "status", "created_at", "id"),
         Index("ix_jobs_lease_expiry", "status", "lease_expires_at"),
     )
 

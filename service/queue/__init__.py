@@ -16,7 +16,15 @@ from service.queue.jobs import (
     release_job,
     requeue_expired,
 )
-from service.queue.results import RecordOutcome, ReportOutcome, ResultValues, record_result, record_results
+from service.queue.results import (
+    NextLease,
+    RecordOutcome,
+    ReportOutcome,
+    ResultValues,
+    record_result,
+    record_results,
+    record_results_and_lease,
+)
 from service.queue.signal import QueueSignal
 
 __all__ = [
@@ -26,6 +34,7 @@ __all__ = [
     "JobNotFound",
     "Lease",
     "LeaseExpired",
+    "NextLease",
     "QueueError",
     "QueueSignal",
     "RecordOutcome",
@@ -42,6 +51,7 @@ __all__ = [
     "lease_jobs",
     "record_result",
     "record_results",
+    "record_results_and_lease",
     "release_job",
     "requeue_expired",
 ]

@@ -226,11 +226,20 @@ def lease_jobs(
         if idle:
             return Lease([], [])
     with write_transaction(session):
-        report = RequeueReport()
-        _requeue_locked(session, now, report)
-        jobs = _claim_locked(session, agent.profile_id, agent.id, max_jobs, lease_seconds, now)
-        if record_contact or jobs:
+        lease = lease_round_locked(session, agent, max_jobs, lease_seconds, now)
+        if record_contact or lease.jobs:
             mark_seen(session, agent.id, now)
+    return lease
+
+
+def lease_round_locked(
+    session: Session, agent: AgentIdentity, max_jobs: int, lease_seconds: float, now: datetime
+) -> Lease:
+    """Expired leases back to the queue, then claim up to `max_jobs` for `agent`; inside
+    the caller's write transaction (which records the agent's contact)."""
+    report = RequeueReport()
+    _requeue_locked(session, now, report)
+    jobs = _claim_locked(session, agent.profile_id, agent.id, max_jobs, lease_seconds, now)
     return Lease(jobs, report.requeued)
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from latency_tables import LayerSignature, store
-from latency_tables.db import create_all, make_engine, make_session_factory, write_transaction
+from latency_tables.db import create_all, make_engine, make_session_factory, utcnow, write_transaction
 from latency_tables.protocol import DeviceDescription
 
 DEVICE = DeviceDescription(backend="host-latency", cpu_model="test-cpu", runtime_version="ai-edge-litert 2.3.0")
@@ -112,6 +112,39 @@ def test_first_result_wins(session: Session) -> None:
     assert not written_again
     assert (again.id, again.median, again.agent_id) == (entry.id, 1.5, "first")
     assert store.count_entries(session, profile.id) == 1
+
+
+def test_a_batch_insert_writes_only_new_entries_and_says_which(session: Session) -> None:
+    profile = store.get_or_create_profile(session, DEVICE)
+    session.commit()
+    add(session, profile.id, conv(8), 1.5, agent="first")
+
+    def row(signature: LayerSignature, median: float) -> dict:
+        return {
+            "profile_id": profile.id,
+            "metric": "latency_ms",
+            "signature_digest": signature.digest,
+            "signature_json": signature.key,
+            "median": median,
+            "spread": 0.0,
+            "n": 3,
+            "agent_id": "batch",
+            "measured_at": utcnow(),
+        }
+
+    with write_transaction(session):
+        written = store.insert_new_entries(session, [row(conv(8), 9.9), row(conv(16), 2.0), row(conv(24), 3.0)])
+    assert written == {conv(16).digest, conv(24).digest}
+    entries = store.lookup_entries(session, profile.id, "latency_ms", [conv(c).digest for c in (8, 16, 24)])
+    assert {s: (e.median, e.agent_id) for s, e in entries.items()} == {
+        conv(8).digest: (1.5, "first"),  # first result wins
+        conv(16).digest: (2.0, "batch"),
+        conv(24).digest: (3.0, "batch"),
+    }
+    session.commit()  # end the lookup's read transaction
+    with write_transaction(session):
+        assert store.insert_new_entries(session, [row(conv(16), 7.0)]) == set()
+        assert store.insert_new_entries(session, []) == set()
 
 
 def test_entry_unique_constraint_holds_in_the_database(session: Session) -> None:
