@@ -8,9 +8,8 @@ its shutdown until uvicorn cancels them).
 
 from __future__ import annotations
 
-import gc
-
 import asyncio
+import gc
 import shutil
 import socket
 from collections.abc import AsyncIterator

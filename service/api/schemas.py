@@ -120,7 +120,8 @@ class JobResultIn(ResultIn):
 
 
 class NextLeaseIn(BaseModel):
-    """protocol.NextLease: jobs to claim once the results are recorded (no long poll)."""
+    """protocol.ResultsReport's `lease`: jobs to claim once the results are recorded (no
+    long poll)."""
 
     max_jobs: int = Field(1, ge=1, le=MAX_JOBS_PER_REQUEST)
 
