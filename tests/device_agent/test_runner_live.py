@@ -27,16 +27,22 @@ def dense(inputs: int, outputs: int) -> LayerSignature:
     return LayerSignature(op="FULLY_CONNECTED", inputs=[(1, inputs)], output=(1, outputs))
 
 
+def measured_entries(api: Api, signatures: list[LayerSignature]) -> tuple[str, dict]:
+    """The host-latency profile, and its entries once the agent has measured every one of
+    `signatures`."""
+    profile = api.profile_id("host-latency")
+    entries = api.wait_for_entries(profile, [s.to_dict() for s in signatures], timeout=90)
+    assert set(entries) == {s.digest for s in signatures}
+    return profile, entries
+
+
 def test_agent_measures_layer_and_model_jobs_then_stops_on_sigterm(tmp_path: Path) -> None:
     signatures = [conv(8), conv(16), dense(256, 64)]
     with serve(tmp_path / "data", free_port(), heartbeat_seconds=1.0) as url, AgentProcess(
         url, tmp_path, "host-latency", "--max-jobs", "8"
     ) as agent:
         api = Api(url)
-        profile = api.profile_id("host-latency")
-        entries = api.wait_for_entries(profile, [s.to_dict() for s in signatures], timeout=90)
-
-        assert set(entries) == {s.digest for s in signatures}
+        profile, entries = measured_entries(api, signatures)
         assert all(e["median"] > 0 and e["n"] >= 1 for e in entries.values())
 
         model_job = api.submit_model(profile, build_single_op_model(conv(24)))
@@ -67,9 +73,7 @@ def test_the_report_of_a_batch_leases_the_next_one(tmp_path: Path) -> None:
         url, tmp_path, "host-latency", "--max-jobs", "4"
     ) as agent:
         api = Api(url)
-        profile = api.profile_id("host-latency")
-        entries = api.wait_for_entries(profile, [s.to_dict() for s in signatures], timeout=90)
-        assert set(entries) == {s.digest for s in signatures}
+        measured_entries(api, signatures)
         assert agent.terminate() == 0
         batches = [line for line in agent.log().splitlines() if "batch: " in line]
         assert len(batches) == 3, agent.log()

@@ -3,7 +3,7 @@ target, prescreened proposals, and the per-group cap, on the stub network."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import pytest
 
@@ -210,10 +210,19 @@ def test_a_kept_group_that_cannot_shrink_further_lands_by_another_groups_step():
     assert "shaving_stopped" not in first["landing"]
 
 
-def stepped_cost(config: Mapping[str, int]) -> float:
-    """Group b costs in steps of 32 channels, as device latency falls in steps (a layer at
-    20, 24 or 32 channels can cost the same): its only cheaper count cuts far past a target."""
-    return 2.0 * config["a"] + 32.0 * -(-config["b"] // 32) + 4.0 * config["c"]
+def tiled_cost(tiled: Sequence[str], per_channel: Mapping[str, float]) -> Callable[[Mapping[str, int]], float]:
+    """A cost where the `tiled` groups cost in tiles of 32 channels, as device latency falls
+    in steps (a layer at 20, 24 or 32 channels can cost the same): their only cheaper count
+    cuts far past a target; the other groups cost per channel."""
+
+    def cost(config: Mapping[str, int]) -> float:
+        tiles = sum(-(-config[group] // 32) for group in tiled)
+        return 32.0 * tiles + sum(weight * config[group] for group, weight in per_channel.items())
+
+    return cost
+
+
+stepped_cost = tiled_cost(["b"], {"a": 2.0, "c": 4.0})
 
 
 def test_a_tied_proposal_landing_near_the_target_is_kept_over_one_cutting_far_past_it():
@@ -234,12 +243,6 @@ def test_a_tied_proposal_landing_near_the_target_is_kept_over_one_cutting_far_pa
             assert it["kept"]["cost"] >= target - band * 192.0
 
 
-def tiled_cost(config: Mapping[str, int]) -> float:
-    """Groups a and b cost in tiles of 32 channels (their only cheaper count cuts past the
-    landing band); c costs per channel."""
-    return 32.0 * (-(-config["a"] // 32) + -(-config["b"] // 32)) + 4.0 * config["c"]
-
-
 def test_prescreen_gives_its_last_place_to_a_proposal_landing_in_the_band():
     # All three groups prune for free, so the prescreen ranks them by name: a, b, c. With
     # prescreen 2, a and b would be fine-tuned, both 3.3% of the baseline past the target;
@@ -248,7 +251,7 @@ def test_prescreen_gives_its_last_place_to_a_proposal_landing_in_the_band():
     groups = {"a": 64, "b": 64, "c": 64}
     config = dict(budget=0.5, init_reduction_ratio=0.05, channel_step=1, max_iterations=1, prescreen=2)
     runs = {
-        band: StubRun(NetAdaptConfig(landing_band=band, **config), tiled_cost, groups=groups, sensitivity=free)
+        band: StubRun(NetAdaptConfig(landing_band=band, **config), tiled_cost(["a", "b"], {"c": 4.0}), groups=groups, sensitivity=free)
         for band in (0.0, 0.03)
     }
     reports = {band: run.run() for band, run in runs.items()}
