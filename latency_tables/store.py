@@ -260,30 +260,45 @@ def upsert_entry(
     """Store a measurement unless one exists: (the entry in the table, whether we wrote it).
 
     First result wins: a duplicate never overwrites, so estimates stay reproducible and
-    a late or repeated agent report is harmless. Flushes, does not commit.
+    a late or repeated agent report is harmless (`insert_new_entries`). Does not commit.
     """
-    digest = signature.digest
-    existing = lookup_entries(session, profile_id, metric, [digest]).get(digest)
-    if existing is not None:
-        return existing, False
-    entry = TableEntry(
+    row = entry_row(
         profile_id=profile_id,
         metric=metric,
-        signature_digest=digest,
-        signature_json=signature.key,
-        median=float(median),
-        spread=float(spread),
-        n=int(n),
+        signature=signature,
+        median=median,
+        spread=spread,
+        n=n,
         agent_id=agent_id,
         measured_at=measured_at or utcnow(),
     )
-    try:
-        with session.begin_nested():
-            session.add(entry)
-    except IntegrityError:
-        # Lost a race with another writer: theirs was first.
-        return lookup_entries(session, profile_id, metric, [digest])[digest], False
-    return entry, True
+    written = signature.digest in insert_new_entries(session, [row])
+    return lookup_entries(session, profile_id, metric, [signature.digest])[signature.digest], written
+
+
+def entry_row(
+    *,
+    profile_id: str,
+    metric: str,
+    signature: SignatureLike,
+    median: float,
+    spread: float,
+    n: int,
+    agent_id: str | None,
+    measured_at: datetime,
+) -> dict[str, Any]:
+    """A table_entries row as `insert_new_entries` takes it."""
+    return {
+        "profile_id": profile_id,
+        "metric": metric,
+        "signature_digest": signature.digest,
+        "signature_json": signature.key,
+        "median": float(median),
+        "spread": float(spread),
+        "n": int(n),
+        "agent_id": agent_id,
+        "measured_at": measured_at,
+    }
 
 
 def list_entries(

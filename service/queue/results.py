@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from latency_tables.db import utcnow, write_transaction
-from latency_tables.store import add_model_measurement, insert_new_entries
+from latency_tables.store import StoredSignature, add_model_measurement, entry_row, insert_new_entries
 from service.db.agents import AgentIdentity, note_agent
 from service.db.tables import DONE, FAILED, Job
 from service.queue.errors import InvalidResult, JobNotFound, QueueError
@@ -230,20 +230,18 @@ def _store_measurements(
 
 
 def _entry(job: Job, values: ResultValues, agent: AgentIdentity, now: datetime) -> dict[str, Any]:
-    """A table_entries row (as `upsert_entry` writes it)."""
     assert job.signature_digest is not None and job.signature_json is not None
     assert values.median is not None and values.n is not None
-    return {
-        "profile_id": job.profile_id,
-        "metric": job.metric,
-        "signature_digest": job.signature_digest,
-        "signature_json": job.signature_json,
-        "median": float(values.median),
-        "spread": float(values.stored_spread() or 0.0),
-        "n": int(values.n),
-        "agent_id": agent.id,
-        "measured_at": now,
-    }
+    return entry_row(
+        profile_id=job.profile_id,
+        metric=job.metric,
+        signature=StoredSignature(job.signature_digest, job.signature_json),
+        median=values.median,
+        spread=values.stored_spread() or 0.0,
+        n=values.n,
+        agent_id=agent.id,
+        measured_at=now,
+    )
 
 
 def _add_model_measurement(session: Session, job: Job, agent: AgentIdentity, values: ResultValues, now: datetime) -> None:
