@@ -230,6 +230,20 @@ class Shared:
     finished: int = 0
     first_lease: float | None = None
     last_result: float = 0.0
+    cpu_before: CpuMarks | None = None  # when the agents started (after the enqueueing)
+
+
+@dataclass(frozen=True)
+class CpuMarks:
+    """CPU seconds used so far by the servers, this process (the agents) and the machine."""
+
+    servers: float
+    agents: float
+    machine: float
+
+    @classmethod
+    def now(cls, server_pids: list[int]) -> CpuMarks:
+        return cls(sum(cpu_seconds(pid) for pid in server_pids), cpu_seconds(os.getpid()), machine_cpu_seconds())
 
 
 # "together": every agent leases the moment it has registered, and with equal measuring
@@ -376,7 +390,10 @@ async def drive(
         # (up to 47 ms each, measured with gc.callbacks): what exists now lives to the end.
         gc.collect()
         gc.freeze()
-        with py_spy(first.process.pid, spy_output):  # the agents' part only, not start-up and enqueueing
+        # The agents' part only, not start-up and enqueueing (8,000 jobs are a second of
+        # the first server's CPU): the profile and the CPU columns.
+        shared.cpu_before = CpuMarks.now([server.process.pid for server in servers])
+        with py_spy(first.process.pid, spy_output):
             stats = await asyncio.gather(
                 *(
                     agent_loop(servers[i % len(servers)], i, shared, plan)
@@ -463,18 +480,16 @@ def run_one(config: Config, postgres_url: str, time_limit: float, spy_output: Pa
     load_before = os.getloadavg()[0]
     try:
         with fresh_database(config.db, workdir, postgres_url) as url, running_servers(url, workdir, config.servers) as servers:
-            pids = [server.process.pid for server in servers]
-            cpu_before = sum(cpu_seconds(pid) for pid in pids)
-            machine_before = machine_cpu_seconds()
-            client_before = cpu_seconds(os.getpid())
             profile_id, stats, shared = asyncio.run(
                 drive(servers, config, time_limit, spy_output)
             )
-            server_cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
-            client_cpu = cpu_seconds(os.getpid()) - client_before
+            before, after = shared.cpu_before, CpuMarks.now([server.process.pid for server in servers])
+            assert before is not None
+            server_cpu = after.servers - before.servers
+            client_cpu = after.agents - before.agents
             # The rest of the machine's CPU: the database (PostgreSQL's processes; nothing
             # for SQLite, which runs inside the servers), and whatever else runs.
-            other_cpu = machine_cpu_seconds() - machine_before - server_cpu - client_cpu
+            other_cpu = after.machine - before.machine - server_cpu - client_cpu
             problems = check_exactly_once(url, profile_id, config.jobs, stats)
     except BaseException:
         for log in sorted(workdir.glob("server-*.log")):

@@ -237,12 +237,15 @@ def insert_new_entries(session: Session, rows: Sequence[dict[str, Any]]) -> set[
     key = ["profile_id", "metric", "signature_digest"]
     statement: PostgresqlInsert | SqliteInsert
     if connection.dialect.name == "postgresql":
-        statement = postgresql_insert(TableEntry).values(list(rows)).on_conflict_do_nothing(index_elements=key)
+        statement = postgresql_insert(TableEntry).on_conflict_do_nothing(index_elements=key)
     elif connection.dialect.name == "sqlite":
-        statement = sqlite_insert(TableEntry).values(list(rows)).on_conflict_do_nothing(index_elements=key)
+        statement = sqlite_insert(TableEntry).on_conflict_do_nothing(index_elements=key)
     else:
         raise NotImplementedError(f"table entries on {connection.dialect.name}: use SQLite or PostgreSQL")
-    return set(connection.scalars(statement.returning(TableEntry.signature_digest)))
+    # The rows as parameters, not in the statement (`.values(rows)`): SQLAlchemy's
+    # "insertmanyvalues" still sends one INSERT, but compiles the statement once per
+    # process instead of once per call (which was a third of a batch report's CPU).
+    return set(connection.scalars(statement.returning(TableEntry.signature_digest), list(rows)))
 
 
 def upsert_entry(

@@ -24,10 +24,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy import Select, Update, bindparam, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -270,17 +271,23 @@ def update_jobs(session: Session, changes: Sequence[tuple[Job, dict[str, Any]]])
     by_columns: dict[tuple[str, ...], list[tuple[Job, dict[str, Any]]]] = {}
     for job, values in changes:
         by_columns.setdefault(tuple(sorted(values)), []).append((job, values))
-    table = Job.__table__
     for columns, group in by_columns.items():
-        statement = (
-            update(table)
-            .where(table.c.id == bindparam("job_id_"))
-            .values({column: bindparam(f"{column}_") for column in columns})
-        )
         rows = [{"job_id_": job.id, **{f"{column}_": value for column, value in values.items()}} for job, values in group]
-        session.connection().execute(statement, rows)
+        session.connection().execute(_update_statement(columns), rows)
         for job, values in group:
             show_written(job, values)
+
+
+@lru_cache(maxsize=64)
+def _update_statement(columns: tuple[str, ...]) -> Update:
+    """UPDATE jobs SET `columns` for one id: built once per set of columns (building it
+    each time showed in the report's profile; SQLAlchemy caches only the compiled form)."""
+    table = Job.__table__
+    return (
+        update(table)
+        .where(table.c.id == bindparam("job_id_"))
+        .values({column: bindparam(f"{column}_") for column in columns})
+    )
 
 
 def show_written(job: Job, values: dict[str, Any]) -> None:
