@@ -15,6 +15,7 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
+import anyio.to_thread
 import uvicorn
 from fastapi import FastAPI
 
@@ -46,6 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The pool sync endpoints and run_in_threadpool share (anyio's, one per event loop).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         signal.bind(asyncio.get_running_loop())
         run_events.bind(asyncio.get_running_loop())
         # PostgreSQL: what other servers and run workers commit wakes this server's waiters.

@@ -92,6 +92,12 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
+    # Requests whose work runs in the server process's thread pool at once (every database
+    # call of an endpoint; the rest wait for a thread). Their Python shares one GIL, so
+    # more threads than this only take turns on it: with the pool's default of 40, 50
+    # agents on 2 server processes had a p99 lease wait of 48-112 ms (median 66, 7 runs),
+    # with 4 threads 38-76 (benchmarks/agents_load.py, PostgreSQL).
+    request_threads: int = Field(4, ge=1)
 
     # Scaling out. Where runs fine-tune their proposals (service.executors.selection):
     # "local" worker processes or "ray" tasks; unset: ray when a Ray address is set here
