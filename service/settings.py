@@ -94,9 +94,8 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
     # Requests whose work runs in the server process's thread pool at once (every database
     # call of an endpoint; the rest wait for a thread). Their Python shares one GIL, so
-    # more threads than this only take turns on it: with the pool's default of 40, 50
-    # agents on 2 server processes had a p99 lease wait of 48-112 ms (median 66, 7 runs),
-    # with 4 threads 38-76 (benchmarks/agents_load.py, PostgreSQL).
+    # more threads only take turns on it: anyio's default of 40 had the longer lease
+    # waits under load (README, "Load"; benchmarks/agents_load.py).
     request_threads: int = Field(4, ge=1)
 
     # Scaling out. Where runs fine-tune their proposals (service.executors.selection):
